@@ -1,0 +1,54 @@
+"""The torch module: an LSTM and a linear head on its last time step."""
+
+import torch
+from torch import nn
+
+# Floor for a window's standard deviation, so that a flat window does not
+# divide by zero (inputs are already scaled to about unit range).
+_MIN_WINDOW_STD = 1e-5
+
+
+class LSTMNet(nn.Module):
+    """LSTM over a window, a linear layer on the output of its last step.
+
+    With ``window_normalization="standard"`` every window is standardised by
+    its own per-feature mean and standard deviation before the LSTM, and the
+    head's output is mapped back with the statistics of feature
+    ``target_feature``: the network then learns the shape of the next values
+    relative to the recent level, which lets it follow trends and level
+    shifts beyond the range seen in training.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_outputs,
+        hidden_size,
+        num_layers,
+        dropout,
+        bidirectional,
+        window_normalization=None,
+        target_feature=0,
+    ):
+        super().__init__()
+        self.lstm = nn.LSTM(
+            n_features,
+            hidden_size,
+            num_layers=num_layers,
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+            batch_first=True,
+        )
+        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), n_outputs)
+        self.window_normalization = window_normalization
+        self.target_feature = target_feature
+
+    def forward(self, x):
+        if self.window_normalization is None:
+            out, _ = self.lstm(x)
+            return self.head(out[:, -1])
+        mean = x.mean(dim=1, keepdim=True)
+        std = x.std(dim=1, keepdim=True, correction=0).clamp_min(_MIN_WINDOW_STD)
+        out, _ = self.lstm((x - mean) / std)
+        k = self.target_feature
+        return self.head(out[:, -1]) * std[:, 0, k, None] + mean[:, 0, k, None]
