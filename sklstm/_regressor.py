@@ -448,6 +448,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                     "All sample weights are zero; give some rows a positive weight."
                 )
         y2 = y.reshape(len(y), -1)
+        _check_finite_range(X.reshape(-1, X.shape[-1]), "X")
+        _check_finite_range(y2, "y")
         if resume and y2.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {y2.shape[1]} columns, but this {type(self).__name__} was "
@@ -556,6 +558,15 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             scaled = predict_windows(self.module_, source, self.n_outputs_)
         y = scaled if self.y_scaler_ is None else self.y_scaler_.inverse_transform(scaled)
         y = np.asarray(y, dtype=np.float64)
+        if not np.isfinite(y).all():
+            # Scaled inputs beyond float32's range (about 3.4e38) reach the
+            # network as inf, and outputs beyond y's range can overflow when
+            # y_scaler maps them back; say so rather than return NaN.
+            raise ValueError(
+                "The model produced non-finite predictions: X is far outside the "
+                "training data, or X or y hold values near the float limits. "
+                "Check them for extreme values and rescale them."
+            )
         return y.ravel() if self._y_1d else y
 
     # Properties rather than attributes, so that warm starts continue one
@@ -612,6 +623,11 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 y, ensure_2d=False, dtype=[np.float64, np.float32], input_name="y"
             )
             check_consistent_length(X, y)
+            if X.shape[2] < 1:
+                raise ValueError(
+                    f"Found array with 0 feature(s) (shape={X.shape}) while a "
+                    f"minimum of 1 is required by {type(self).__name__}."
+                )
             self._check_window_length(X)
             if reset:
                 self.n_features_in_ = X.shape[2]
@@ -753,6 +769,19 @@ def _fitted_scaler(spec, data):
 
 def _transform(scaler, data):
     return data if scaler is None else scaler.transform(data)
+
+
+def _check_finite_range(data, name):
+    # A column spanning more than the float range makes the scalers divide by
+    # inf: every value would scale to the same number, or back to NaN.
+    with np.errstate(over="ignore"):
+        overflows = data.size and not np.isfinite(np.ptp(data, axis=0)).all()
+    if overflows:
+        raise ValueError(
+            f"The range of {name} overflows {data.dtype}: it holds values near "
+            f"the float limits of both signs. Rescale {name} (for example divide "
+            "it by a large constant) before fitting."
+        )
 
 
 def _resolve_device(device):
