@@ -463,11 +463,10 @@ def _rebuild(manifest, tensors):
     if has_best_state:
         history.best_state = _unprefixed("best_state.", tensors)
     rng_state = tensors["rng_state"]
-    with torch.random.fork_rng(devices=[]):
-        try:
-            torch.set_rng_state(rng_state)
-        except RuntimeError as exc:
-            raise ModelFileError(f"Invalid sklstm model file: rng_state ({exc}).") from exc
+    try:  # a private generator checks the state without touching torch's own
+        torch.Generator().set_state(rng_state)
+    except RuntimeError as exc:
+        raise ModelFileError(f"Invalid sklstm model file: rng_state ({exc}).") from exc
 
     estimator.n_features_in_ = n_features
     if names is not None:
