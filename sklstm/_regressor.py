@@ -429,7 +429,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         # the old ones back if this fit fails, so the fitted model stays usable.
         saved = {k: v for k, v in vars(self).items() if k in _INPUT_ATTRIBUTES}
         try:
-            return self._fit_checked(X, y, sample_weight, incremental)
+            with torch_threads(self.n_threads):
+                return self._fit_checked(X, y, sample_weight, incremental)
         except BaseException:
             for name in _INPUT_ATTRIBUTES:
                 vars(self).pop(name, None)
@@ -502,7 +503,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             history.validation_scores = []
             history.best_validation_score = None
         forked = [device.index or 0] if device.type == "cuda" else []
-        with torch_threads(self.n_threads), torch.random.fork_rng(devices=forked):
+        with torch.random.fork_rng(devices=forked):
             if rng_state is None:
                 torch.manual_seed(seed_from_random_state(self.random_state))
             else:
