@@ -5,12 +5,15 @@ from the repository root. The gallery (``examples/``) runs on every build.
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # the gallery and plot directives draw off screen
+# Lay out every gallery figure so that no axis label is cut off.
+matplotlib.rcParams["figure.constrained_layout.use"] = True
 
 ROOT = Path(__file__).resolve().parents[1]
 # Document the checked-out code, not whatever sklstm is installed.
@@ -57,7 +60,8 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     # Fail the build on an example that raises.
     "abort_on_example_error": True,
-    "reset_modules": ("matplotlib",),
+    # Keep the rcParams set above (the examples change none).
+    "reset_modules": (),
     # "Gallery examples" sections on the API pages.
     "doc_module": ("sklstm",),
     "backreferences_dir": "generated/backreferences",
@@ -78,3 +82,20 @@ html_theme_options = {
 }
 html_sidebars = {"index": [], "getting_started": []}
 html_show_sourcelink = False
+
+
+# Methods inherited from scikit-learn (score, get_params, set_fit_request...)
+# link to labels and glossary terms of scikit-learn's own documentation, which
+# this build cannot resolve offline: keep their text, drop the link.
+_SKLEARN_ROLE = re.compile(r":(?:ref|term):`([^`<]*?)\s*(?:<([^`>]*)>)?`")
+
+
+def _unlink_sklearn_roles(app, what, name, obj, options, lines):
+    if not (getattr(obj, "__module__", None) or "").startswith("sklearn."):
+        return
+    for i, line in enumerate(lines):
+        lines[i] = _SKLEARN_ROLE.sub(lambda m: m.group(1) or m.group(2), line)
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _unlink_sklearn_roles, priority=100)

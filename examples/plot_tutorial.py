@@ -1,7 +1,7 @@
 """
-=================================================
+===================================================
 The classic LSTM tutorial, and its window alignment
-=================================================
+===================================================
 
 The classic PyTorch LSTM tutorial fits ``make_regression`` data: 1,000
 independent rows of one feature and a noisy linear target. It builds windows
@@ -72,7 +72,6 @@ for ax, (window_lag, reg) in zip(axes, models.items()):
     SeriesPredictionDisplay.from_estimator(
         reg, X, y, rows=slice(-100, None), ax=ax, name=f"window_lag={window_lag}"
     )
-fig.tight_layout()
 
 # %%
 # Residuals

@@ -212,12 +212,21 @@ class LossCurveDisplay:
         else:
             best_value = self.loss_curve[best - 1]
             best_label = f"lowest training loss (epoch {best})"
-        marker_kw = {"marker": "o", "linestyle": "", "color": "black"}
+        # The marker takes the colour of the curve it marks, so that curves of
+        # several estimators drawn on one axes keep their markers apart.
+        marked = self.validation_line_ or self.line_
+        marker_kw = {
+            "marker": "o",
+            "linestyle": "",
+            "color": marked.get_color(),
+            "markeredgecolor": "black",
+        }
         (self.best_marker_,) = ax.plot(
             [best],
             [best_value],
             **{**marker_kw, "label": best_label, **(best_marker_kw or {})},
         )
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("Epoch")
         ax.set_ylabel("Loss (scaled units)")
         ax.legend()
