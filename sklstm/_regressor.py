@@ -144,9 +144,11 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         Minimal improvement of the monitored loss; see ``n_iter_no_change``.
 
     n_iter_no_change : int or np.inf, default=10
-        Training stops after this many epochs in a row without the training
-        loss (or the validation loss, with ``early_stopping``) improving by
-        at least ``tol``. Use ``np.inf`` to always run ``max_iter`` epochs.
+        Training stops when more than this many epochs in a row fail to
+        improve the training loss (or the validation loss, with
+        ``early_stopping``) by at least ``tol``, as in MLPRegressor. Use
+        ``np.inf`` to always run ``max_iter`` epochs (the tutorial's fixed
+        100).
 
     early_stopping : bool, default=False
         Hold out the *last* ``validation_fraction`` of the rows (never a

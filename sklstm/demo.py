@@ -103,7 +103,7 @@ def main(argv=None):
     parser.add_argument("--output-dir", default="sklstm-demo-output")
     parser.add_argument("--max-iter", type=int, default=100, help="epochs per fit")
     args = parser.parse_args(argv)
-    run(args.output_dir, max_iter=args.max_iter)
+    return run(args.output_dir, max_iter=args.max_iter)
 
 
 if __name__ == "__main__":
