@@ -82,8 +82,6 @@ class LossCurveDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> import numpy as np
     >>> from sklstm import LSTMRegressor
     >>> from sklstm.plotting import LossCurveDisplay
@@ -287,8 +285,6 @@ class SeriesPredictionDisplay:
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> import numpy as np
     >>> from sklstm import LSTMRegressor
     >>> from sklstm.plotting import SeriesPredictionDisplay
