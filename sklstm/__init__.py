@@ -1,7 +1,8 @@
 """sklstm: a PyTorch LSTM as a first-class scikit-learn regressor."""
 
 from ._regressor import LSTMRegressor
+from .forecasting import make_direct_targets, rolling_forecast
 
 __version__ = "0.1.0"
 
-__all__ = ["LSTMRegressor", "__version__"]
+__all__ = ["LSTMRegressor", "__version__", "make_direct_targets", "rolling_forecast"]
