@@ -8,6 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklstm import LSTMRegressor, make_direct_targets, rolling_forecast
+from sklstm._model import LSTMNet
 from sklstm._windowing import SeriesWindows, padded_series
 
 
@@ -179,3 +180,46 @@ def test_rolling_forecast_rejects_3d_windows():
     reg, _ = _fitted()
     with pytest.raises(ValueError, match="2D series"):
         rolling_forecast(reg, np.zeros((4, 5, 1)), start=0)
+
+
+@pytest.mark.parametrize("normalization", ["standard", "last"])
+def test_window_normalization_with_a_zero_head(normalization):
+    # With the head's output at zero, the network returns the window's
+    # centre for the target column: its mean, or its last value.
+    net = LSTMNet(
+        2,
+        1,
+        hidden_size=4,
+        num_layers=1,
+        dropout=0.0,
+        bidirectional=False,
+        window_normalization=normalization,
+        target_feature=1,
+    )
+    torch.nn.init.zeros_(net.head.weight)
+    torch.nn.init.zeros_(net.head.bias)
+    x = torch.randn(6, 5, 2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = net(x)[:, 0]
+    expected = x[:, -1, 1] if normalization == "last" else x[:, :, 1].mean(dim=1)
+    torch.testing.assert_close(out, expected)
+
+
+def test_last_value_normalization_follows_a_trend_beyond_the_training_range():
+    y = np.arange(120.0) + np.sin(np.arange(120) / 2)
+    X = y.reshape(-1, 1)
+    params = {
+        "sequence_length": 6,
+        "window_lag": 1,
+        "hidden_size": 8,
+        "num_layers": 1,
+        "max_iter": 30,
+        "random_state": 0,
+    }
+    last = LSTMRegressor(window_normalization="last", **params).fit(X[:90], y[:90])
+    plain = LSTMRegressor(**params).fit(X[:90], y[:90])
+    error_last = np.abs(rolling_forecast(last, X, start=90) - y[90:]).max()
+    error_plain = np.abs(rolling_forecast(plain, X, start=90) - y[90:]).max()
+    # The MinMax-scaled plain model cannot go far beyond its training range.
+    assert error_last < 2.0
+    assert error_plain > 10.0
