@@ -6,6 +6,21 @@ forecast, X holds the series itself and the target of row ``t`` must lie
 after the window's last row. :func:`make_direct_targets` builds such targets
 for one or several steps ahead, and :func:`rolling_forecast` predicts a test
 period from windows that reach back into the real history before it.
+
+Recipe for one-step-ahead forecasts of a series ``y`` (an ndarray), with the
+test period starting at row ``n_train``; the settings are those measured in
+``benchmarks/forecast.py``::
+
+    X = y.reshape(-1, 1)  # the series is its own feature
+    reg = LSTMRegressor(
+        10,
+        window_lag=1,  # the window of row t ends at row t - 1
+        window_normalization="last",  # predict the change from the last value
+        early_stopping=True,  # keep the best epoch on the last 20% of training
+        validation_fraction=0.2,
+        n_iter_no_change=np.inf,
+    ).fit(X[:n_train], y[:n_train])
+    y_pred = rolling_forecast(reg, X, start=n_train)  # predicts y[n_train:]
 """
 
 from numbers import Integral
