@@ -1,6 +1,8 @@
 """sklstm: a PyTorch LSTM as a first-class scikit-learn regressor."""
 
 from ._regressor import LSTMRegressor
+from .forecasting import make_direct_targets, rolling_forecast
+
 # plotting imports matplotlib inside its functions only: no pyplot here.
 from .plotting import LossCurveDisplay, SeriesPredictionDisplay
 
@@ -11,4 +13,6 @@ __all__ = [
     "LossCurveDisplay",
     "SeriesPredictionDisplay",
     "__version__",
+    "make_direct_targets",
+    "rolling_forecast",
 ]

@@ -83,14 +83,19 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     bidirectional : bool, default=False
         Whether the LSTM also reads each window backwards.
 
-    window_normalization : {"standard"} or None, default=None
+    window_normalization : {"standard", "last"} or None, default=None
         With ``"standard"``, each window is standardised by its own mean and
         standard deviation (per feature, after ``x_scaler``), and the
         network's output is mapped back with the statistics of column
         ``target_feature``: the model predicts relative to the recent level,
         so it can follow trends and level shifts beyond the training range.
-        Use it for forecasting, where that column holds the target's own
-        past values; leave it off when rows are independent.
+        ``"last"`` subtracts the window's last row instead of its mean (and
+        still divides by the standard deviation), so the network predicts
+        the change from the last value, in units of the window's spread: an
+        untrained head forecasts the last value. Use either for forecasting,
+        where that column holds the target's own past values (``"last"`` is
+        the recommended recipe, see ``benchmarks/forecast.py``); leave it
+        off when rows are independent.
 
     target_feature : int, default=0
         Column of X holding the target's own past values, used by
@@ -275,7 +280,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "bidirectional": ["boolean"],
-        "window_normalization": [None, StrOptions({"standard"})],
+        "window_normalization": [None, StrOptions({"standard", "last"})],
         "target_feature": [Interval(Integral, 0, None, closed="left")],
         "x_scaler": _X_SCALER,
         "y_scaler": _Y_SCALER,
