@@ -1,6 +1,5 @@
 """The torch module: an LSTM and a linear head on its last time step."""
 
-import torch
 from torch import nn
 
 # Floor for a window's standard deviation, so that a flat window does not
