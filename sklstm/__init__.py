@@ -2,7 +2,21 @@
 
 from ._persistence import ModelFileError, load, save
 from ._regressor import LSTMRegressor
+from .forecasting import make_direct_targets, rolling_forecast
+
+# plotting imports matplotlib inside its functions only: no pyplot here.
+from .plotting import LossCurveDisplay, SeriesPredictionDisplay
 
 __version__ = "0.1.0"
 
-__all__ = ["LSTMRegressor", "ModelFileError", "load", "save", "__version__"]
+__all__ = [
+    "LSTMRegressor",
+    "LossCurveDisplay",
+    "ModelFileError",
+    "SeriesPredictionDisplay",
+    "__version__",
+    "load",
+    "make_direct_targets",
+    "rolling_forecast",
+    "save",
+]

@@ -1,6 +1,5 @@
 """The torch module: an LSTM and a linear head on its last time step."""
 
-import torch
 from torch import nn
 
 # Floor for a window's standard deviation, so that a flat window does not
@@ -16,7 +15,9 @@ class LSTMNet(nn.Module):
     head's output is mapped back with the statistics of feature
     ``target_feature``: the network then learns the shape of the next values
     relative to the recent level, which lets it follow trends and level
-    shifts beyond the range seen in training.
+    shifts beyond the range seen in training. ``"last"`` centres each window
+    on its last row instead of its mean, so the head predicts the change from
+    the last value.
     """
 
     def __init__(
@@ -47,8 +48,11 @@ class LSTMNet(nn.Module):
         if self.window_normalization is None:
             out, _ = self.lstm(x)
             return self.head(out[:, -1])
-        mean = x.mean(dim=1, keepdim=True)
         std = x.std(dim=1, keepdim=True, correction=0).clamp_min(_MIN_WINDOW_STD)
-        out, _ = self.lstm((x - mean) / std)
+        if self.window_normalization == "last":
+            centre = x[:, -1:]
+        else:
+            centre = x.mean(dim=1, keepdim=True)
+        out, _ = self.lstm((x - centre) / std)
         k = self.target_feature
-        return self.head(out[:, -1]) * std[:, 0, k, None] + mean[:, 0, k, None]
+        return self.head(out[:, -1]) * std[:, 0, k, None] + centre[:, 0, k, None]

@@ -83,14 +83,19 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     bidirectional : bool, default=False
         Whether the LSTM also reads each window backwards.
 
-    window_normalization : {"standard"} or None, default=None
+    window_normalization : {"standard", "last"} or None, default=None
         With ``"standard"``, each window is standardised by its own mean and
         standard deviation (per feature, after ``x_scaler``), and the
         network's output is mapped back with the statistics of column
         ``target_feature``: the model predicts relative to the recent level,
         so it can follow trends and level shifts beyond the training range.
-        Use it for forecasting, where that column holds the target's own
-        past values; leave it off when rows are independent.
+        ``"last"`` subtracts the window's last row instead of its mean (and
+        still divides by the standard deviation), so the network predicts
+        the change from the last value, in units of the window's spread: an
+        untrained head forecasts the last value. Use either for forecasting,
+        where that column holds the target's own past values (``"last"`` is
+        the recommended recipe, see ``benchmarks/forecast.py``); leave it
+        off when rows are independent.
 
     target_feature : int, default=0
         Column of X holding the target's own past values, used by
@@ -144,9 +149,11 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         Minimal improvement of the monitored loss; see ``n_iter_no_change``.
 
     n_iter_no_change : int or np.inf, default=10
-        Training stops after this many epochs in a row without the training
-        loss (or the validation loss, with ``early_stopping``) improving by
-        at least ``tol``. Use ``np.inf`` to always run ``max_iter`` epochs.
+        Training stops when more than this many epochs in a row fail to
+        improve the training loss (or the validation loss, with
+        ``early_stopping``) by at least ``tol``, as in MLPRegressor. Use
+        ``np.inf`` to always run ``max_iter`` epochs (the tutorial's fixed
+        100).
 
     early_stopping : bool, default=False
         Hold out the *last* ``validation_fraction`` of the rows (never a
@@ -219,7 +226,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when X has string column names.
 
     device_ : torch.device
@@ -273,7 +280,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "bidirectional": ["boolean"],
-        "window_normalization": [None, StrOptions({"standard"})],
+        "window_normalization": [None, StrOptions({"standard", "last"})],
         "target_feature": [Interval(Integral, 0, None, closed="left")],
         "x_scaler": _X_SCALER,
         "y_scaler": _Y_SCALER,
@@ -429,7 +436,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         # the old ones back if this fit fails, so the fitted model stays usable.
         saved = {k: v for k, v in vars(self).items() if k in _INPUT_ATTRIBUTES}
         try:
-            return self._fit_checked(X, y, sample_weight, incremental)
+            with torch_threads(self.n_threads):
+                return self._fit_checked(X, y, sample_weight, incremental)
         except BaseException:
             for name in _INPUT_ATTRIBUTES:
                 vars(self).pop(name, None)
@@ -504,7 +512,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             history.validation_scores = []
             history.best_validation_score = None
         forked = [device.index or 0] if device.type == "cuda" else []
-        with torch_threads(self.n_threads), torch.random.fork_rng(devices=forked):
+        with torch.random.fork_rng(devices=forked):
             if rng_state is None:
                 torch.manual_seed(seed_from_random_state(self.random_state))
             else:

@@ -1,0 +1,209 @@
+"""Forecast quality on the shipped series: LSTMRegressor against simple baselines.
+
+Protocol (issue 7): on every series of ``sklstm.datasets``, the last 20% of
+the values are the test period. Each method is fitted once on the values
+before it and forecasts every test value one step ahead from the 10 values
+just before it (rolling, without refitting; the training history is
+prepended so that no test window is padded). Reported: RMSE and MAE over
+the test period, mean and standard deviation over seeds for the LSTMs.
+
+Methods: the last value; the value one season back (series with a season);
+Ridge on the same 10 lags; LSTMRegressor with its default settings
+(``window_lag=1``); LSTMRegressor with the recommended forecasting settings
+(``RECIPE`` below).
+
+The recipe was chosen with ``--split validation``, which runs the same
+protocol inside the training part only (its last 20% as the test period),
+so the test period never informed it.
+
+Usage::
+
+    python benchmarks/forecast.py                     # full run, 3 seeds
+    python benchmarks/forecast.py --seeds 0 --split validation
+    python benchmarks/forecast.py --out results.json --series co2
+"""
+
+import argparse
+import json
+import math
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import torch
+from sklearn.linear_model import Ridge
+
+import sklstm
+from sklstm import LSTMRegressor, rolling_forecast
+from sklstm.datasets import load_co2, load_sunspots
+
+WINDOW = 10
+TEST_FRACTION = 0.2
+
+# name: (loader, season length or None)
+SERIES = {"sunspots": (load_sunspots, None), "co2": (load_co2, 12)}
+
+# The recommended settings for one-step-ahead forecasting of a univariate
+# series (X = the series, y = its values), the same for every series; the
+# other parameters keep their defaults (hidden_size=50, num_layers=2,
+# max_iter=100). Every epoch runs, and the weights of the epoch with the
+# lowest loss on the last 20% of the training part are kept.
+RECIPE = {
+    "window_lag": 1,
+    "window_normalization": "last",
+    "early_stopping": True,
+    "validation_fraction": 0.2,
+    "n_iter_no_change": np.inf,
+}
+# The same recipe with the estimator's other per-window normalisation, to
+# show what centring on the last value (rather than the mean) brings.
+RECIPE_STANDARD = {**RECIPE, "window_normalization": "standard"}
+
+
+def split_point(n):
+    """Index of the first test value: the last ``TEST_FRACTION`` are test."""
+    return n - math.ceil(TEST_FRACTION * n)
+
+
+def last_value(y, start, season=1):
+    """Forecast of each value from ``start`` on: the value one season back."""
+    return y[start - season : len(y) - season]
+
+
+def ridge_on_lags(y, start):
+    """Ridge on the previous ``WINDOW`` values, fitted on the training part."""
+    lags = np.lib.stride_tricks.sliding_window_view(y[:-1], WINDOW)
+    # lags[i] holds y[i : i + WINDOW], the window of target y[i + WINDOW].
+    n_train = start - WINDOW
+    model = Ridge().fit(lags[:n_train], y[WINDOW:start])
+    return model.predict(lags[n_train:])
+
+
+def lstm(y, start, seed, **params):
+    """LSTMRegressor fitted on ``y[:start]``, rolling forecast of ``y[start:]``."""
+    X = y.reshape(-1, 1)
+    params = {"window_lag": 1, **params}
+    reg = LSTMRegressor(WINDOW, random_state=seed, **params)
+    tic = time.perf_counter()
+    reg.fit(X[:start], y[:start])
+    seconds = time.perf_counter() - tic
+    return rolling_forecast(reg, X, start), {
+        "fit_seconds": seconds,
+        "n_iter": reg.n_iter_,
+    }
+
+
+def scores(y_true, y_pred):
+    error = y_pred - y_true
+    return {
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mae": float(np.mean(np.abs(error))),
+    }
+
+
+def evaluate(name, seeds, split):
+    loader, season = SERIES[name]
+    y = loader().to_numpy()
+    if split == "validation":
+        y = y[: split_point(len(y))]
+    start = split_point(len(y))
+    truth = y[start:]
+    results = {"last value": scores(truth, last_value(y, start))}
+    if season is not None:
+        results[f"seasonal last value (m={season})"] = scores(
+            truth, last_value(y, start, season)
+        )
+    results["Ridge, 10 lags"] = scores(truth, ridge_on_lags(y, start))
+    lstms = [
+        ("LSTM default", {}),
+        ("LSTM recipe", RECIPE),
+        ("LSTM recipe, 'standard'", RECIPE_STANDARD),
+    ]
+    for label, params in lstms:
+        runs = []
+        for seed in seeds:
+            pred, info = lstm(y, start, seed, **params)
+            runs.append({"seed": seed, **scores(truth, pred), **info})
+            print(
+                f"  {name} {label} seed {seed}: rmse {runs[-1]['rmse']:.4g} "
+                f"({info['n_iter']} epochs, {info['fit_seconds']:.0f} s)",
+                flush=True,
+            )
+        results[label] = {
+            "rmse": float(np.mean([r["rmse"] for r in runs])),
+            "rmse_std": float(np.std([r["rmse"] for r in runs])),
+            "mae": float(np.mean([r["mae"] for r in runs])),
+            "mae_std": float(np.std([r["mae"] for r in runs])),
+            "runs": runs,
+        }
+    return {"n_train": start, "n_test": len(truth), "methods": results}
+
+
+def table(all_results):
+    lines = [
+        f"{'series':<10} {'method':<28} {'RMSE':>16} {'MAE':>16}",
+        "-" * 73,
+    ]
+    for name, res in all_results.items():
+        for method, s in res["methods"].items():
+            rmse, mae = f"{s['rmse']:.3f}", f"{s['mae']:.3f}"
+            if "rmse_std" in s:
+                rmse += f" ± {s['rmse_std']:.3f}"
+                mae += f" ± {s['mae_std']:.3f}"
+            lines.append(f"{name:<10} {method:<28} {rmse:>16} {mae:>16}")
+    return "\n".join(lines)
+
+
+def _jsonable(value):
+    return "inf" if value == np.inf else value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--series", nargs="+", choices=list(SERIES), default=list(SERIES)
+    )
+    parser.add_argument(
+        "--split",
+        choices=["test", "validation"],
+        default="test",
+        help="'validation' evaluates inside the training part only (for tuning)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "forecast.json"
+    )
+    args = parser.parse_args(argv)
+
+    all_results = {}
+    for name in args.series:
+        print(f"{name}:", flush=True)
+        all_results[name] = evaluate(name, args.seeds, args.split)
+    print()
+    print(table(all_results))
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "protocol": {
+            "window": WINDOW,
+            "test_fraction": TEST_FRACTION,
+            "split": args.split,
+            "seeds": args.seeds,
+            "recipe": {k: _jsonable(v) for k, v in RECIPE.items()},
+        },
+        "versions": {
+            "sklstm": sklstm.__version__,
+            "torch": torch.__version__,
+            "sklearn": sklearn.__version__,
+            "python": platform.python_version(),
+        },
+        "series": all_results,
+    }
+    args.out.write_text(json.dumps(payload, indent=2))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

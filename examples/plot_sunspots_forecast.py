@@ -1,0 +1,108 @@
+"""
+=======================================================
+Forecasting sunspots one year ahead, against baselines
+=======================================================
+
+The yearly sunspot numbers (1700-2008, shipped as
+:func:`sklstm.datasets.load_sunspots`) follow a cycle of about 11 years whose
+amplitude varies. We forecast each year from the previous ``sequence_length``
+years with :class:`~sklstm.LSTMRegressor` (``window_lag=1``) and compare it on
+the last 60 years with two baselines that see the same history:
+
+* the **last value** (next year equals this year), the baseline every
+  forecast must beat;
+* a :class:`~sklearn.linear_model.Ridge` regression on the same window of
+  past years (a linear autoregression).
+"""
+
+# %%
+# The data
+# --------
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.linear_model import Ridge
+from sklearn.metrics import root_mean_squared_error
+
+from sklstm import LossCurveDisplay, LSTMRegressor, SeriesPredictionDisplay
+from sklstm.datasets import load_sunspots
+
+series = load_sunspots()
+X = series.to_frame()  # the series is its own (only) feature ...
+y = series.to_numpy()  # ... and the target
+n_test = 60
+n_train = len(series) - n_test
+
+ax = series.plot(figsize=(8, 3), title="Yearly sunspot numbers")
+ax.axvline(series.index[n_train], color="black", linestyle="--", label="test period")
+ax.legend()
+
+# %%
+# The LSTM
+# --------
+# With ``window_lag=1`` the window of year ``t`` ends at year ``t - 1``: a
+# one-step-ahead forecast. The model is fitted on the training years only,
+# with early stopping on the last 10% of them (a time-ordered split, never a
+# shuffled one).
+sequence_length = 12
+reg = LSTMRegressor(
+    sequence_length=sequence_length,
+    window_lag=1,
+    hidden_size=32,
+    num_layers=1,
+    batch_size=8,
+    learning_rate_init=3e-3,
+    max_iter=80,
+    early_stopping=True,
+    validation_fraction=0.15,
+    n_iter_no_change=15,
+    random_state=0,
+)
+reg.fit(X.iloc[:n_train], y[:n_train])
+LossCurveDisplay.from_estimator(reg)
+
+# %%
+# The test years are predicted together with the years before them, so that
+# their windows hold real history rather than warm-up padding; we keep the
+# test years' predictions only.
+y_lstm = reg.predict(X)[n_train:]
+
+# %%
+# The baselines
+# -------------
+# The last value, and a Ridge on the same ``sequence_length`` past years,
+# fitted on the training years whose window is complete.
+y_last = y[n_train - 1 : -1]
+
+lags = np.column_stack(
+    [y[sequence_length - k : len(y) - k] for k in range(1, sequence_length + 1)]
+)  # row i holds years i + L - 1 down to i; its target is year i + L
+targets = y[sequence_length:]
+n_train_windows = n_train - sequence_length
+ridge = Ridge(alpha=1.0).fit(lags[:n_train_windows], targets[:n_train_windows])
+y_ridge = ridge.predict(lags[n_train_windows:])
+
+# %%
+# Scores on the test years
+# ------------------------
+y_test = y[n_train:]
+rmse = {
+    "LSTMRegressor": root_mean_squared_error(y_test, y_lstm),
+    "last value": root_mean_squared_error(y_test, y_last),
+    "Ridge on the same window": root_mean_squared_error(y_test, y_ridge),
+}
+for name, value in rmse.items():
+    print(f"RMSE {name:<25s} {value:6.2f}")
+
+# %%
+# The forecasts
+# -------------
+display = SeriesPredictionDisplay.from_estimator(
+    reg, X, y, rows=slice(n_train - 20, None)
+)
+display.ax_.plot(series.index[n_train:], y_ridge, label="Ridge", alpha=0.8)
+display.ax_.plot(series.index[n_train:], y_last, label="last value", alpha=0.6)
+display.ax_.axvline(series.index[n_train], color="black", linestyle="--")
+display.ax_.set_title("One-year-ahead forecasts (test period right of the line)")
+display.ax_.legend(loc="upper left", ncols=2, fontsize="small")
+display.figure_.set_size_inches(8, 4)
+plt.show()

@@ -1,0 +1,199 @@
+"""Helpers that make forecasting with LSTMRegressor easy to align correctly.
+
+The estimator reads a 2D ``X`` as one series and gives row ``t`` the window
+of rows ``t - window_lag - sequence_length + 1`` to ``t - window_lag``. For a
+forecast, X holds the series itself and the target of row ``t`` must lie
+after the window's last row. :func:`make_direct_targets` builds such targets
+for one or several steps ahead, and :func:`rolling_forecast` predicts a test
+period from windows that reach back into the real history before it.
+
+Recipe for one-step-ahead forecasts of a series ``y`` (an ndarray), with the
+test period starting at row ``n_train``; the settings are those measured in
+``benchmarks/forecast.py``::
+
+    X = y.reshape(-1, 1)  # the series is its own feature
+    reg = LSTMRegressor(
+        10,
+        window_lag=1,  # the window of row t ends at row t - 1
+        window_normalization="last",  # predict the change from the last value
+        early_stopping=True,  # keep the best epoch on the last 20% of training
+        validation_fraction=0.2,
+        n_iter_no_change=np.inf,
+    ).fit(X[:n_train], y[:n_train])
+    y_pred = rolling_forecast(reg, X, start=n_train)  # predicts y[n_train:]
+"""
+
+from numbers import Integral
+
+import numpy as np
+
+from ._windowing import n_padding_rows
+
+
+def make_direct_targets(y, horizon, *, window_lag=1):
+    """Targets for direct multi-step forecasts: one column per step ahead.
+
+    Row ``t`` of the result holds the ``horizon`` values that follow the
+    last row of row ``t``'s window, for an :class:`~sklstm.LSTMRegressor`
+    with the same ``window_lag`` and the series as ``X``::
+
+        Y[t, h - 1] = y[t - window_lag + h],   h = 1, ..., horizon
+
+    so column ``h - 1`` is the value ``h`` steps after the window's last row
+    (row ``t - window_lag``) and no target ever lies inside its own window.
+    With ``window_lag=1`` (the one-step-ahead recipe), column 0 is ``y``
+    itself. Values that fall outside the series are NaN.
+
+    Parameters
+    ----------
+    y : array-like or pandas.Series of shape (n_timesteps,)
+        The series, oldest value first.
+
+    horizon : int
+        Number of steps ahead, at least 1.
+
+    window_lag : int, default=1
+        The ``window_lag`` of the estimator that will be fitted on the
+        targets.
+
+    Returns
+    -------
+    Y : ndarray or pandas.DataFrame of shape (n_timesteps, horizon)
+        Float targets, NaN where the value lies outside the series (the last
+        ``horizon - window_lag`` rows and, for ``window_lag > 1``, the first
+        ``window_lag - 1`` rows). A DataFrame with ``y``'s index and columns
+        ``"<name>_h1"`` to ``"<name>_h<horizon>"`` when ``y`` is a Series.
+
+    See Also
+    --------
+    rolling_forecast : Predict a test period from windows over real history.
+
+    Notes
+    -----
+    Fit on the rows whose targets are all known; they are contiguous, so the
+    kept rows of ``X`` still form one series::
+
+        known = ~np.isnan(Y).any(axis=1)
+        reg.fit(X[known], Y[known])
+
+    Dropping the trailing rows loses no history, since windows only look
+    back. With ``window_lag=0``, the window of the last row ends at the last
+    observation, so ``reg.predict(X)[-1]`` forecasts the ``horizon`` values
+    after the end of the series.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm.forecasting import make_direct_targets
+    >>> y = np.arange(5.0)
+    >>> make_direct_targets(y, horizon=2, window_lag=1)
+    array([[ 0.,  1.],
+           [ 1.,  2.],
+           [ 2.,  3.],
+           [ 3.,  4.],
+           [ 4., nan]])
+    >>> make_direct_targets(y, horizon=2, window_lag=0)
+    array([[ 1.,  2.],
+           [ 2.,  3.],
+           [ 3.,  4.],
+           [ 4., nan],
+           [nan, nan]])
+    """
+    _check_int(horizon, "horizon", 1)
+    _check_int(window_lag, "window_lag", 0)
+    values = np.asarray(y, dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError(
+            f"y must be one series of shape (n_timesteps,); got shape {values.shape}. "
+            "Build the targets of each series separately."
+        )
+    n = len(values)
+    Y = np.full((n, horizon), np.nan)
+    for h in range(1, horizon + 1):
+        shift = h - window_lag  # Y[t, h - 1] = y[t + shift]
+        rows = np.arange(max(0, -shift), min(n, n - shift))
+        Y[rows, h - 1] = values[rows + shift]
+    if hasattr(y, "index") and hasattr(y, "name"):
+        import pandas as pd
+
+        name = "y" if y.name is None else str(y.name)
+        columns = [f"{name}_h{h}" for h in range(1, horizon + 1)]
+        return pd.DataFrame(Y, index=y.index, columns=columns)
+    return Y
+
+
+def rolling_forecast(estimator, X, start):
+    """Predict rows ``start:`` of a series from windows over its real history.
+
+    ``estimator.predict(X[start:])`` would pad the windows of the first
+    rows with copies of row ``start``; this passes the rows just before
+    ``start`` too, so that every window holds real past values, and returns
+    the predictions of rows ``start:`` only. With a ``window_lag >= 1``
+    estimator fitted on the rows before ``start`` and X holding the series,
+    this is the rolling one-step-ahead forecast of a test period without
+    refitting: the prediction of each row uses only the rows before it.
+
+    Parameters
+    ----------
+    estimator : fitted LSTMRegressor, or a Pipeline ending with one
+        Its ``sequence_length`` and ``window_lag`` say how far back windows
+        reach. Steps before it in a Pipeline must transform rows
+        independently.
+
+    X : array-like or pandas.DataFrame of shape (n_timesteps, n_features)
+        The whole series: history followed by the rows to predict.
+
+    start : int
+        First row to predict, in ``[0, n_timesteps)``. Rows before ``start +
+        1 - sequence_length - window_lag`` are not used. If ``start`` is
+        smaller than that reach, the first predictions use padded windows,
+        exactly as in ``estimator.predict(X)``.
+
+    Returns
+    -------
+    y_pred : ndarray of shape (n_timesteps - start,) or \
+            (n_timesteps - start, n_outputs)
+        Predictions of rows ``start:``, equal to
+        ``estimator.predict(X)[start:]``.
+
+    See Also
+    --------
+    make_direct_targets : Targets for direct multi-step forecasts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm import LSTMRegressor
+    >>> from sklstm.forecasting import rolling_forecast
+    >>> y = np.sin(np.arange(200) / 5)
+    >>> X = y.reshape(-1, 1)
+    >>> reg = LSTMRegressor(sequence_length=10, window_lag=1, hidden_size=16,
+    ...                     max_iter=20, random_state=0).fit(X[:160], y[:160])
+    >>> y_pred = rolling_forecast(reg, X, start=160)
+    >>> y_pred.shape
+    (40,)
+    >>> bool(np.abs(y_pred - y[160:]).max() < 0.2)
+    True
+    """
+    n_rows = len(X)
+    if getattr(X, "ndim", np.ndim(X)) != 2:
+        raise ValueError(
+            "rolling_forecast needs a 2D series of shape (n_timesteps, "
+            "n_features); with 3D windows, predict the windows directly."
+        )
+    _check_int(start, "start", 0)
+    if start >= n_rows:
+        raise ValueError(
+            f"start={start} leaves no row to predict in X with {n_rows} rows; "
+            "pass a start below the number of rows."
+        )
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    reach = n_padding_rows(final.sequence_length, final.window_lag)
+    first = max(0, start - reach)
+    rows = X.iloc[first:] if hasattr(X, "iloc") else np.asarray(X)[first:]
+    return estimator.predict(rows)[start - first :]
+
+
+def _check_int(value, name, minimum):
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}.")
