@@ -100,6 +100,7 @@ def _assert_same_model(loaded, original, X):
             "1d",
         ),
         ({"window_normalization": "standard", "learning_rate": "adaptive"}, "3d"),
+        ({"window_normalization": "last", "window_lag": 1, "loss": "huber"}, "2d"),
         ({"random_state": np.random.RandomState(7), "alpha": 0.1}, "1d"),
     ],
 )

@@ -82,7 +82,7 @@ def estimators(draw):
     return LSTMRegressor(
         sequence_length=draw(st.integers(1, 5)),
         window_lag=draw(st.integers(0, 2)),
-        window_normalization=draw(st.sampled_from([None, "standard"])),
+        window_normalization=draw(st.sampled_from([None, "standard", "last"])),
         x_scaler=draw(st.sampled_from(["minmax", None, StandardScaler()])),
         y_scaler=draw(st.sampled_from(["minmax", None, StandardScaler()])),
         loss=draw(st.sampled_from(["squared_error", "absolute_error", "huber"])),
