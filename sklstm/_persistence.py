@@ -29,7 +29,12 @@ import zipfile
 import numpy as np
 import sklearn
 import torch
-from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+from sklearn.preprocessing import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    RobustScaler,
+    StandardScaler,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from ._regressor import LSTMRegressor
@@ -44,7 +49,8 @@ _ENTRIES = (_MANIFEST, _TENSORS)
 _DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # Transformers whose fitted state is plain arrays and numbers, rebuilt by name.
 _SCALERS = {
-    cls.__name__: cls for cls in (MinMaxScaler, StandardScaler, RobustScaler, MaxAbsScaler)
+    cls.__name__: cls
+    for cls in (MinMaxScaler, StandardScaler, RobustScaler, MaxAbsScaler)
 }
 _ARRAY_DTYPES = {"float64", "float32", "int64", "int32", "bool", "str"}
 _FITTED = {
@@ -266,7 +272,10 @@ def _encode(value, where):
                 "cached_gaussian": float(cached),
             }
         }
-    if type(value).__name__ in _SCALERS and type(value) is _SCALERS[type(value).__name__]:
+    if (
+        type(value).__name__ in _SCALERS
+        and type(value) is _SCALERS[type(value).__name__]
+    ):
         params = value.get_params(deep=False)
         return {
             "estimator": type(value).__name__,
@@ -351,7 +360,9 @@ def _parse_manifest(data):
     except ModelFileError:
         raise
     except Exception as exc:
-        raise ModelFileError(f"Invalid sklstm model file: {_MANIFEST} is not JSON ({exc}).") from exc
+        raise ModelFileError(
+            f"Invalid sklstm model file: {_MANIFEST} is not JSON ({exc})."
+        ) from exc
     _expect(manifest, dict, _MANIFEST)
     if manifest.get("format") != FORMAT:
         raise ModelFileError(
@@ -407,7 +418,9 @@ def _read_tensors(data):
                 f"found {name!r}: {type(tensor).__name__}."
             )
         if tensor.layout != torch.strided or tensor.is_quantized:
-            raise ModelFileError(f"Invalid sklstm model file: tensor {name!r} is not dense.")
+            raise ModelFileError(
+                f"Invalid sklstm model file: tensor {name!r} is not dense."
+            )
     return tensors
 
 
@@ -422,7 +435,9 @@ def _rebuild(manifest, tensors):
     fitted = manifest["fitted"]
     _expect(fitted, dict, "fitted")
     _expect_keys(
-        fitted, {"n_features_in_", "feature_names_in_", "n_outputs_", "y_1d", "device"}, "fitted"
+        fitted,
+        {"n_features_in_", "feature_names_in_", "n_outputs_", "y_1d", "device"},
+        "fitted",
     )
     n_features = _expect_count(fitted["n_features_in_"], "n_features_in_")
     n_outputs = _expect_count(fitted["n_outputs_"], "n_outputs_")
@@ -430,7 +445,10 @@ def _rebuild(manifest, tensors):
     _expect(fitted["device"], str, "device")
     if fitted["y_1d"] and n_outputs != 1:
         raise ModelFileError("Invalid sklstm model file: y_1d with several outputs.")
-    if estimator.window_normalization is not None and estimator.target_feature >= n_features:
+    if (
+        estimator.window_normalization is not None
+        and estimator.target_feature >= n_features
+    ):
         raise ModelFileError(
             f"Invalid sklstm model file: target_feature={estimator.target_feature} "
             f"with {n_features} features."
@@ -475,8 +493,12 @@ def _rebuild(manifest, tensors):
     estimator._y_1d = fitted["y_1d"]
     estimator.module_ = module
     estimator.device_ = torch.device("cpu")
-    estimator.x_scaler_ = _decode_fitted_scaler(manifest["x_scaler_"], n_features, "x_scaler_")
-    estimator.y_scaler_ = _decode_fitted_scaler(manifest["y_scaler_"], n_outputs, "y_scaler_")
+    estimator.x_scaler_ = _decode_fitted_scaler(
+        manifest["x_scaler_"], n_features, "x_scaler_"
+    )
+    estimator.y_scaler_ = _decode_fitted_scaler(
+        manifest["y_scaler_"], n_outputs, "y_scaler_"
+    )
     estimator._history = history
     estimator._rng_state = rng_state
     estimator._optimizer_state = optimizer_state
@@ -512,12 +534,18 @@ def _decode_history(encoded):
 
 def _check_annotation(value, annotation, where):
     """Check ``value`` against a History field's type (``float | None``, ``list``)."""
-    allowed = annotation.__args__ if isinstance(annotation, types.UnionType) else (annotation,)
+    allowed = (
+        annotation.__args__
+        if isinstance(annotation, types.UnionType)
+        else (annotation,)
+    )
     allowed = tuple(type(None) if a is None else a for a in allowed)
     if float in allowed and isinstance(value, int) and not isinstance(value, bool):
         return
     if isinstance(value, bool) and bool not in allowed:
-        raise ModelFileError(f"Invalid sklstm model file: {where} must not be a boolean.")
+        raise ModelFileError(
+            f"Invalid sklstm model file: {where} must not be a boolean."
+        )
     if not isinstance(value, allowed):
         raise ModelFileError(
             f"Invalid sklstm model file: {where} has type {type(value).__name__}."
@@ -540,16 +568,24 @@ def _decode_optimizer(estimator, module, encoded_groups, tensors, history):
 
     _expect(encoded_groups, list, "optimizer_param_groups")
     if len(encoded_groups) != len(template["param_groups"]):
-        raise ModelFileError("Invalid sklstm model file: wrong number of optimizer groups.")
+        raise ModelFileError(
+            "Invalid sklstm model file: wrong number of optimizer groups."
+        )
     groups = []
-    for index, (encoded, expected) in enumerate(zip(encoded_groups, template["param_groups"])):
+    for index, (encoded, expected) in enumerate(
+        zip(encoded_groups, template["param_groups"])
+    ):
         where = f"optimizer_param_groups[{index}]"
         _expect(encoded, dict, where)
         _expect_keys(encoded, set(expected), where)
-        group = {key: _decode(value, f"{where}.{key}") for key, value in encoded.items()}
+        group = {
+            key: _decode(value, f"{where}.{key}") for key, value in encoded.items()
+        }
         for key, value in group.items():
             if not _same_kind(value, expected[key]):
-                raise ModelFileError(f"Invalid sklstm model file: {where}.{key}={value!r}.")
+                raise ModelFileError(
+                    f"Invalid sklstm model file: {where}.{key}={value!r}."
+                )
         if group["params"] != expected["params"]:
             raise ModelFileError(f"Invalid sklstm model file: {where}.params.")
         groups.append(group)
@@ -585,7 +621,9 @@ def _same_kind(value, expected):
 
 
 def _check_tensors(tensors, expected, exclude=None):
-    names = {name for name in tensors if exclude is None or not name.startswith(exclude)}
+    names = {
+        name for name in tensors if exclude is None or not name.startswith(exclude)
+    }
     missing, extra = sorted(set(expected) - names), sorted(names - set(expected))
     if missing or extra:
         raise ModelFileError(
@@ -647,7 +685,9 @@ def _same_array_kind(value, reference):
 def _decode(value, where, depth=0):
     """Inverse of :func:`_encode`, accepting nothing else."""
     if depth > 8:
-        raise ModelFileError(f"Invalid sklstm model file: {where} is nested too deeply.")
+        raise ModelFileError(
+            f"Invalid sklstm model file: {where} is nested too deeply."
+        )
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, list):
@@ -662,7 +702,9 @@ def _decode(value, where, depth=0):
         return _decode_random_state(value["random_state"], where)
     if set(value) == {"estimator", "params"}:
         return _decode_scaler(value, where, depth)
-    raise ModelFileError(f"Invalid sklstm model file: unknown value at {where}: {value!r}.")
+    raise ModelFileError(
+        f"Invalid sklstm model file: unknown value at {where}: {value!r}."
+    )
 
 
 def _decode_array(value, where):
@@ -671,7 +713,9 @@ def _decode_array(value, where):
         raise ModelFileError(f"Invalid sklstm model file: {where} has dtype {dtype!r}.")
     _expect(shape, list, where)
     _expect(data, list, where)
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+    if not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
+    ):
         raise ModelFileError(f"Invalid sklstm model file: {where} has shape {shape!r}.")
     if math.prod(shape) != len(data):
         raise ModelFileError(
@@ -682,7 +726,9 @@ def _decode_array(value, where):
     elif dtype == "bool":
         valid = all(isinstance(item, bool) for item in data)
     elif dtype.startswith("int"):
-        valid = all(isinstance(item, int) and not isinstance(item, bool) for item in data)
+        valid = all(
+            isinstance(item, int) and not isinstance(item, bool) for item in data
+        )
     else:
         valid = all(_is_number(item) for item in data)
     if not valid:
@@ -703,7 +749,13 @@ def _decode_random_state(value, where):
     try:
         keys = np.array(value["keys"], dtype=np.uint32)
         state.set_state(
-            ("MT19937", keys, value["pos"], value["has_gauss"], value["cached_gaussian"])
+            (
+                "MT19937",
+                keys,
+                value["pos"],
+                value["has_gauss"],
+                value["cached_gaussian"],
+            )
         )
     except (ValueError, TypeError, OverflowError) as exc:
         raise ModelFileError(f"Invalid sklstm model file: {where} ({exc}).") from exc
@@ -720,7 +772,9 @@ def _decode_scaler(value, where, depth):
     cls = _SCALERS[name]
     _expect(params, dict, where)
     _expect_keys(params, set(cls().get_params(deep=False)), f"{where}.params")
-    scaler = cls(**{k: _decode(v, f"{where}.{k}", depth + 1) for k, v in params.items()})
+    scaler = cls(
+        **{k: _decode(v, f"{where}.{k}", depth + 1) for k, v in params.items()}
+    )
     try:
         scaler._validate_params()
     except ValueError as exc:
@@ -748,7 +802,10 @@ def _expect_count(value, where):
 
 
 def _expect_keys(mapping, expected, where):
-    missing, extra = sorted(set(expected) - set(mapping)), sorted(set(mapping) - set(expected))
+    missing, extra = (
+        sorted(set(expected) - set(mapping)),
+        sorted(set(mapping) - set(expected)),
+    )
     if missing or extra:
         raise ModelFileError(
             f"Invalid sklstm model file: {where} lacks {missing} and has unexpected "

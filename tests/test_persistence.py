@@ -23,7 +23,7 @@ from sklearn.preprocessing import (
 import sklstm
 from sklstm import LSTMRegressor, ModelFileError
 
-SMALL = dict(sequence_length=4, hidden_size=6, max_iter=3, random_state=0)
+SMALL = {"sequence_length": 4, "hidden_size": 6, "max_iter": 3, "random_state": 0}
 
 
 def _data(n_rows=60, n_features=2, n_outputs=None, seed=0):
@@ -85,7 +85,10 @@ def _assert_same_model(loaded, original, X):
         ({}, "1d"),
         ({"x_scaler": None, "y_scaler": None, "window_lag": 1}, "1d"),
         (
-            {"x_scaler": StandardScaler(), "y_scaler": RobustScaler(quantile_range=(10.0, 90.0))},
+            {
+                "x_scaler": StandardScaler(),
+                "y_scaler": RobustScaler(quantile_range=(10.0, 90.0)),
+            },
             "2d",
         ),
         (
@@ -174,9 +177,13 @@ def test_a_model_trained_for_cuda_loads_with_cpu_tensors(fitted):
     estimator, X, y = fitted
     cuda_like = clone(estimator).set_params(device="cuda")
     params = estimator.get_params(deep=False)
-    vars(cuda_like).update({k: v for k, v in vars(estimator).items() if k not in params})
+    vars(cuda_like).update(
+        {k: v for k, v in vars(estimator).items() if k not in params}
+    )
     cuda_like.device_ = torch.device("cuda")
-    manifest = json.loads(zipfile.ZipFile(io.BytesIO(_saved(cuda_like))).read("sklstm.json"))
+    manifest = json.loads(
+        zipfile.ZipFile(io.BytesIO(_saved(cuda_like))).read("sklstm.json")
+    )
     assert manifest["fitted"]["device"] == "cuda"
     loaded = _load_bytes(_saved(cuda_like))
     assert loaded.device_ == torch.device("cpu")
@@ -288,9 +295,14 @@ def test_newer_format_version_asks_to_upgrade(saved_bytes):
         (lambda m: m["params"].update(hidden_size=0), "hidden_size"),
         (lambda m: m["params"].update(n_neurons=3), "n_neurons"),
         (lambda m: m["params"].pop("loss"), "lacks \\['loss'\\]"),
-        (lambda m: m["params"].update(loss={"__reduce__": "os.system"}), "unknown value"),
         (
-            lambda m: m["params"].update(x_scaler={"estimator": "posix.system", "params": {}}),
+            lambda m: m["params"].update(loss={"__reduce__": "os.system"}),
+            "unknown value",
+        ),
+        (
+            lambda m: m["params"].update(
+                x_scaler={"estimator": "posix.system", "params": {}}
+            ),
             "only \\['MaxAbsScaler'",
         ),
         (
@@ -299,7 +311,10 @@ def test_newer_format_version_asks_to_upgrade(saved_bytes):
             ),
             "target_feature=5",
         ),
-        (lambda m: m["fitted"].update(n_features_in_="2"), "n_features_in_ must be int"),
+        (
+            lambda m: m["fitted"].update(n_features_in_="2"),
+            "n_features_in_ must be int",
+        ),
         (lambda m: m["fitted"].update(n_features_in_=3), "expected torch.float32"),
         (lambda m: m["fitted"].update(n_outputs_=0), "n_outputs_=0"),
         (lambda m: m["fitted"].update(y_1d="yes"), "y_1d must be bool"),
@@ -349,8 +364,14 @@ def _set(name, value):
         (_set("module.head.bias", torch.zeros(2)), "module.head.bias"),
         (_set("module.head.bias", torch.zeros(1, dtype=torch.float64)), "float64"),
         (_set("module.head.bias", torch.tensor([float("nan")])), "non-finite"),
-        (lambda t: t.pop("module.head.weight"), "lacks the tensors \\['module.head.weight'\\]"),
-        (_set("module.extra", torch.zeros(1)), "unexpected tensors \\['module.extra'\\]"),
+        (
+            lambda t: t.pop("module.head.weight"),
+            "lacks the tensors \\['module.head.weight'\\]",
+        ),
+        (
+            _set("module.extra", torch.zeros(1)),
+            "unexpected tensors \\['module.extra'\\]",
+        ),
         (lambda t: t.pop("optimizer.0.exp_avg"), "optimizer.0.exp_avg"),
         (_set("optimizer.0.exp_avg", torch.zeros(3)), "optimizer.0.exp_avg"),
         (_set("optimizer.99.step", torch.zeros(())), "optimizer.99.step"),
@@ -376,7 +397,10 @@ def test_planted_pickle_payloads_are_never_run(saved_bytes, tmp_path):
     entries = _entries(saved_bytes)
     hostile = {
         "pickle instead of tensors.pt": {**entries, "tensors.pt": planted},
-        "torch.save of an object as tensors.pt": {**entries, "tensors.pt": buffer.getvalue()},
+        "torch.save of an object as tensors.pt": {
+            **entries,
+            "tensors.pt": buffer.getvalue(),
+        },
         "pickle instead of sklstm.json": {**entries, "sklstm.json": planted},
         "pickle as an extra entry": {**entries, "data.pkl": planted},
         "a bare pickle file": None,
@@ -435,7 +459,10 @@ def test_flipped_bytes_raise_or_change_nothing(fitted, saved_bytes):
     expected = estimator.predict(X)
     rng = np.random.RandomState(0)
     positions = np.concatenate(
-        [rng.choice(len(saved_bytes), 150, replace=False), np.arange(-120, 0) + len(saved_bytes)]
+        [
+            rng.choice(len(saved_bytes), 150, replace=False),
+            np.arange(-120, 0) + len(saved_bytes),
+        ]
     )
     outcomes = {"raised": 0, "unchanged": 0}
     for position in positions:

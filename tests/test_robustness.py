@@ -28,7 +28,13 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-TINY = dict(hidden_size=4, num_layers=1, max_iter=2, batch_size=8, random_state=0)
+TINY = {
+    "hidden_size": 4,
+    "num_layers": 1,
+    "max_iter": 2,
+    "batch_size": 8,
+    "random_state": 0,
+}
 SPECIALS = [np.nan, np.inf, -np.inf]
 HUGE = [1e30, -1e30, 1e-30, 0.0, 1e300, -1e300]
 DTYPES = ["float64", "float32", "int64", "bool", "Int64", "Float64"]
@@ -46,10 +52,14 @@ def matrices(draw, n_rows, n_cols, allow_specials=True):
     )
     matrix = np.array(values, dtype=np.float64).reshape(n_rows, n_cols)
     if n_cols and draw(st.booleans()):
-        matrix[:, draw(st.integers(0, n_cols - 1))] = draw(st.sampled_from([0.0, 3.0, 1e30]))
+        matrix[:, draw(st.integers(0, n_cols - 1))] = draw(
+            st.sampled_from([0.0, 3.0, 1e30])
+        )
     if allow_specials and matrix.size and draw(st.integers(0, 3)) == 0:
         flat = matrix.reshape(-1)
-        for position in draw(st.lists(st.integers(0, flat.size - 1), min_size=1, max_size=3)):
+        for position in draw(
+            st.lists(st.integers(0, flat.size - 1), min_size=1, max_size=3)
+        ):
             flat[position] = draw(st.sampled_from(SPECIALS))
     return matrix
 
@@ -147,7 +157,9 @@ def test_fit_predict_on_generated_windows(data):
     )
     y = data.draw(matrices(n_samples, 1)).ravel()
     dtype = data.draw(st.sampled_from(["float64", "float32", "int64", "bool"]))
-    X = _as_dtype(X.reshape(n_samples * length, n_features), dtype, False).reshape(X.shape)
+    X = _as_dtype(X.reshape(n_samples * length, n_features), dtype, False).reshape(
+        X.shape
+    )
     estimator = data.draw(estimators()).set_params(
         sequence_length=data.draw(st.integers(1, 4), label="sequence_length")
     )
@@ -188,7 +200,9 @@ def test_ranges_that_overflow_are_refused():
     with pytest.raises(ValueError, match="range of y"):
         LSTMRegressor(sequence_length=3, **TINY).fit(X, np.r_[1e308, -1e308, X[2:, 0]])
     with pytest.raises(ValueError, match="range of X"):
-        LSTMRegressor(sequence_length=3, **TINY).fit(np.r_[[[1e308], [-1e308]], X[2:]], X[:, 0])
+        LSTMRegressor(sequence_length=3, **TINY).fit(
+            np.r_[[[1e308], [-1e308]], X[2:]], X[:, 0]
+        )
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
@@ -196,7 +210,9 @@ def test_inputs_beyond_float32_after_scaling_raise_instead_of_nan():
     # Scaled to about 1e300, X reaches the float32 network as inf; the
     # window statistics of window_normalization then turn it into NaN.
     X = np.linspace(0, 1, 40).reshape(-1, 2)
-    estimator = LSTMRegressor(sequence_length=3, window_normalization="standard", **TINY)
+    estimator = LSTMRegressor(
+        sequence_length=3, window_normalization="standard", **TINY
+    )
     estimator.fit(X, X[:, 0])
     with pytest.raises(ValueError, match="non-finite predictions.*extreme values"):
         estimator.predict(X * 1e300)
@@ -208,7 +224,9 @@ def test_inputs_beyond_float32_after_scaling_raise_instead_of_nan():
 def test_concurrent_predictions_equal_serial_ones():
     rng = np.random.RandomState(0)
     X = rng.uniform(size=(300, 3))
-    estimator = LSTMRegressor(sequence_length=5, hidden_size=8, max_iter=2, random_state=0)
+    estimator = LSTMRegressor(
+        sequence_length=5, hidden_size=8, max_iter=2, random_state=0
+    )
     estimator.fit(X, X.sum(axis=1))
     inputs = [X[i * 20 : i * 20 + 100] for i in range(10)]
     serial = [estimator.predict(x) for x in inputs]
@@ -259,6 +277,7 @@ def test_fitting_in_joblib_workers_leaves_no_files(tmp_path):
     }
     result = subprocess.run(
         [sys.executable, "-c", _WORKER_SCRIPT],
+        check=False,
         cwd=work,
         env=env,
         capture_output=True,
