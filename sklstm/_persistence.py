@@ -237,6 +237,7 @@ def _versions():
 
 
 def _sklstm_version():
+    # Imported late: the package's __init__ imports this module first.
     from . import __version__
 
     return __version__
