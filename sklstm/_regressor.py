@@ -446,6 +446,37 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
 
     def _fit_checked(self, X, y, sample_weight, incremental):
         resume = (incremental or self.warm_start) and hasattr(self, "module_")
+        X, y, sample_weight = self._validate_fit_input(X, y, sample_weight, resume)
+        y2 = y.reshape(len(y), -1)
+        device = _resolve_device(self.device)
+        if resume:
+            x_scaler, y_scaler = self.x_scaler_, self.y_scaler_
+        else:
+            x_scaler = _fitted_scaler(self.x_scaler, X.reshape(-1, X.shape[-1]))
+            # Rows of weight 0 have no influence as targets, on the scale neither.
+            active = y2 if sample_weight is None else y2[sample_weight > 0]
+            y_scaler = _fitted_scaler(self.y_scaler, active)
+        train, validation = self._training_sets(
+            X, y2, sample_weight, x_scaler, y_scaler, device, incremental
+        )
+        module, optimizer, history, rng_state, stopped = self._train(
+            train, validation, X.shape[-1], y2.shape[1], device, resume, incremental
+        )
+
+        self.module_ = module
+        self.x_scaler_, self.y_scaler_ = x_scaler, y_scaler
+        self.device_ = device
+        self.n_outputs_ = y2.shape[1]
+        if not resume:
+            self._y_1d = y.ndim == 1
+        self._history = history
+        self._rng_state = rng_state
+        self._optimizer_state = optimizer.state_dict()
+        if not stopped and not incremental and math.isfinite(self.n_iter_no_change):
+            convergence_warning(self.max_iter)
+        return self
+
+    def _validate_fit_input(self, X, y, sample_weight, resume):
         X, y = self._validate_fit_data(X, y, reset=not resume)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -463,15 +494,18 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 f"y has {y2.shape[1]} columns, but this {type(self).__name__} was "
                 f"fitted with {self.n_outputs_}. Use warm_start=False to refit."
             )
-        self._check_window_normalization(X)
+        if self.window_normalization is not None and self.target_feature >= X.shape[-1]:
+            raise ValueError(
+                f"target_feature={self.target_feature} is out of range for X with "
+                f"{X.shape[-1]} features; it must name the column of X that holds "
+                "the target's past values."
+            )
+        return X, y, sample_weight
 
-        device = _resolve_device(self.device)
-        if resume:
-            x_scaler, y_scaler = self.x_scaler_, self.y_scaler_
-        else:
-            x_scaler = _fitted_scaler(self.x_scaler, X.reshape(-1, X.shape[-1]))
-            active = y2 if sample_weight is None else y2[sample_weight > 0]
-            y_scaler = _fitted_scaler(self.y_scaler, active)
+    def _training_sets(
+        self, X, y2, sample_weight, x_scaler, y_scaler, device, incremental
+    ):
+        """The training and (with early stopping) validation TrainingData."""
         source = self._window_source(X, x_scaler, device)
         y_t = torch.as_tensor(
             _transform(y_scaler, y2), dtype=torch.float32, device=device
@@ -479,14 +513,21 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         weight = None
         if sample_weight is not None:
             weight = torch.as_tensor(sample_weight, dtype=torch.float32, device=device)
+        if not self.early_stopping or incremental:
+            return _training_data(source, y_t, weight, np.arange(len(y2)), device), None
+        gap = (
+            0 if X.ndim == 3 else n_padding_rows(self.sequence_length, self.window_lag)
+        )
+        train_idx, val_idx = time_ordered_split(len(y2), self.validation_fraction, gap)
+        return (
+            _training_data(source, y_t, weight, train_idx, device),
+            _training_data(source, y_t, weight, val_idx, device),
+        )
 
-        use_validation = self.early_stopping and not incremental
-        train_idx, val_idx = self._split(len(y2), X.ndim, use_validation)
-        train = _training_data(source, y_t, weight, train_idx, device)
-        validation = None
-        if val_idx is not None:
-            validation = _training_data(source, y_t, weight, val_idx, device)
-
+    def _train(
+        self, train, validation, n_features, n_outputs, device, resume, incremental
+    ):
+        """Train copies of the fitted state, so a failed fit leaves it intact."""
         settings = LoopSettings(
             loss=self.loss,
             huber_delta=self.huber_delta,
@@ -498,50 +539,38 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             adaptive_learning_rate=self.learning_rate == "adaptive",
             verbose=self.verbose,
         )
-        max_epochs = 1 if incremental else self.max_iter
-
-        # Train copies, so that a diverging fit leaves the fitted state intact.
         if resume:
             module = copy.deepcopy(self.module_).to(device)
             history = copy.deepcopy(self._history)
-            rng_state = self._rng_state
         else:
-            module, history, rng_state = None, History(), None
-            history.learning_rate = self.learning_rate_init
+            module, history = None, History(learning_rate=self.learning_rate_init)
         if validation is not None and history.validation_scores is None:
             history.validation_scores = []
-            history.best_validation_score = None
         forked = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=forked):
-            if rng_state is None:
-                torch.manual_seed(seed_from_random_state(self.random_state))
+            if resume:
+                torch.set_rng_state(self._rng_state)
             else:
-                torch.set_rng_state(rng_state)
+                torch.manual_seed(seed_from_random_state(self.random_state))
             if module is None:
-                module = self._build_module(X.shape[-1], y2.shape[1]).to(device)
+                module = self._build_module(n_features, n_outputs).to(device)
             optimizer = self._optimizer(module, history.learning_rate)
             if resume:
                 optimizer.load_state_dict(self._optimizer_state)
             try:
                 stopped = run_epochs(
-                    module, optimizer, settings, train, validation, max_epochs, history
+                    module,
+                    optimizer,
+                    settings,
+                    train,
+                    validation,
+                    1 if incremental else self.max_iter,
+                    history,
                 )
             except DivergenceError as exc:
                 raise ValueError(str(exc)) from None
             rng_state = torch.get_rng_state()
-
-        self.module_ = module
-        self.x_scaler_, self.y_scaler_ = x_scaler, y_scaler
-        self.device_ = device
-        self.n_outputs_ = y2.shape[1]
-        if not resume:
-            self._y_1d = y.ndim == 1
-        self._history = history
-        self._rng_state = rng_state
-        self._optimizer_state = optimizer.state_dict()
-        if not stopped and not incremental and math.isfinite(self.n_iter_no_change):
-            convergence_warning(self.max_iter)
-        return self
+        return module, optimizer, history, rng_state, stopped
 
     def predict(self, X):
         """Predict the target of each row (2D X) or window (3D X).
@@ -564,7 +593,11 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         with torch_threads(self.n_threads):
             source = self._window_source(X, self.x_scaler_, device)
             scaled = predict_windows(self.module_, source, self.n_outputs_)
-        y = scaled if self.y_scaler_ is None else self.y_scaler_.inverse_transform(scaled)
+        y = (
+            scaled
+            if self.y_scaler_ is None
+            else self.y_scaler_.inverse_transform(scaled)
+        )
         y = np.asarray(y, dtype=np.float64)
         if not np.isfinite(y).all():
             # Scaled inputs beyond float32's range (about 3.4e38) reach the
@@ -674,14 +707,6 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 "build the windows."
             )
 
-    def _check_window_normalization(self, X):
-        if self.window_normalization is not None and self.target_feature >= X.shape[-1]:
-            raise ValueError(
-                f"target_feature={self.target_feature} is out of range for X with "
-                f"{X.shape[-1]} features; it must name the column of X that holds "
-                "the target's past values."
-            )
-
     def _window_source(self, X, x_scaler, device):
         transform = None if x_scaler is None else x_scaler.transform
         if X.ndim == 3:
@@ -697,13 +722,6 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             X, self.sequence_length, self.window_lag, transform, device
         )
         return SeriesWindows(series, self.sequence_length, self.window_lag)
-
-    def _split(self, n_rows, ndim, use_validation):
-        """Training and validation target indices: validation is the last part."""
-        if not use_validation:
-            return np.arange(n_rows), None
-        gap = 0 if ndim == 3 else n_padding_rows(self.sequence_length, self.window_lag)
-        return time_ordered_split(n_rows, self.validation_fraction, gap)
 
     def _build_module(self, n_features, n_outputs):
         return LSTMNet(

@@ -179,7 +179,9 @@ def run_epochs(module, optimizer, settings, train, validation, max_epochs, histo
             if validation is not None:
                 val_loss = evaluate_loss(module, settings, validation)
                 history.validation_scores.append(val_loss)
-            _report(settings, history, val_loss, time.perf_counter() - started, progress)
+            _report(
+                settings, history, val_loss, time.perf_counter() - started, progress
+            )
             if _update_no_improvement(module, settings, history, val_loss):
                 if settings.adaptive_learning_rate and history.learning_rate > 1e-6:
                     history.learning_rate /= 5

@@ -214,9 +214,13 @@ def test_bad_fit_input_is_a_clear_value_error(data, X_bad, y_bad, match):
 
 def test_bad_predict_input(fitted, data):
     X = data[0]
-    with pytest.raises(ValueError, match="X has 2 features, but LSTMRegressor is expecting 3"):
+    with pytest.raises(
+        ValueError, match="X has 2 features, but LSTMRegressor is expecting 3"
+    ):
         fitted.predict(X[:, :2])
-    with pytest.raises(ValueError, match=re.escape("windows of 7 rows, but sequence_length=4")):
+    with pytest.raises(
+        ValueError, match=re.escape("windows of 7 rows, but sequence_length=4")
+    ):
         fitted.predict(np.zeros((5, 7, 3)))
     with pytest.raises(ValueError, match="X has 2 features"):
         fitted.predict(np.zeros((5, 4, 2)))
@@ -272,4 +276,5 @@ def test_window_normalization_follows_a_level_shift():
     normed = LSTMRegressor(window_normalization="standard", **params).fit(X, y)
     err_plain = np.abs(plain.predict(shifted)[10:] - (y + 100)[10:]).mean()
     err_normed = np.abs(normed.predict(shifted)[10:] - (y + 100)[10:]).mean()
-    assert err_normed < 0.5 < 50 < err_plain
+    assert err_normed < 0.5
+    assert err_plain > 50

@@ -43,7 +43,10 @@ def test_validation_split_too_small_is_a_clear_error():
 def test_early_stopping_scores_the_last_rows_and_restores_the_best_epoch(data):
     X, y = data
     params = dict(
-        SMALL, early_stopping=True, validation_fraction=0.2, max_iter=15,
+        SMALL,
+        early_stopping=True,
+        validation_fraction=0.2,
+        max_iter=15,
         learning_rate_init=0.05,
     )
     reg = LSTMRegressor(**params).fit(X, y)
@@ -100,7 +103,9 @@ def test_warm_start_with_other_feature_count_is_a_clear_error(data):
     X, y = data
     reg = LSTMRegressor(**dict(SMALL, warm_start=True)).fit(X, y)
     before = reg.predict(X)
-    with pytest.raises(ValueError, match="X has 2 features, but LSTMRegressor is expecting 3"):
+    with pytest.raises(
+        ValueError, match="X has 2 features, but LSTMRegressor is expecting 3"
+    ):
         reg.fit(X[:, :2], y)
     np.testing.assert_array_equal(reg.predict(X), before)
 
@@ -171,8 +176,13 @@ def test_gradient_clipping(monkeypatch, data):
     def spy(parameters, max_norm):
         parameters = list(parameters)
         clip(parameters, max_norm)
-        norms.append(float(torch.linalg.vector_norm(
-            torch.stack([p.grad.norm() for p in parameters]))))
+        norms.append(
+            float(
+                torch.linalg.vector_norm(
+                    torch.stack([p.grad.norm() for p in parameters])
+                )
+            )
+        )
 
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
     LSTMRegressor(**dict(SMALL, max_grad_norm=1e-3, max_iter=1)).fit(*data)
@@ -183,7 +193,9 @@ def test_gradient_clipping(monkeypatch, data):
 def test_adaptive_learning_rate_divides_by_five(data):
     X, y = data
     reg = LSTMRegressor(
-        **dict(SMALL, learning_rate="adaptive", n_iter_no_change=1, tol=1e3, max_iter=50)
+        **dict(
+            SMALL, learning_rate="adaptive", n_iter_no_change=1, tol=1e3, max_iter=50
+        )
     ).fit(X, y)
     # Every epoch after the first fails to improve by tol: every second one
     # divides the rate by 5 (epochs 3, 5, ..., 11: 1e-3 -> 3.2e-7), and the
