@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/bench.py            # the full run, a few minutes
-    python benchmarks/bench.py --quick    # a smoke run, about a minute
+    python benchmarks/bench.py            # the full run, 5-10 minutes
+    python benchmarks/bench.py --quick    # a smoke run, 1-2 minutes
 
 It measures, in one process and side by side (contenders interleaved round
 by round, medians over the rounds):
@@ -271,7 +271,7 @@ def bench_grid(quick):
     import joblib
 
     X, y = tutorial_data()
-    epochs = 1 if quick else 5
+    epochs = 2 if quick else 10
     contenders = {
         "n_jobs_1": lambda: _grid_search(epochs).set_params(n_jobs=1).fit(X, y),
         "n_jobs_2": lambda: _grid_search(epochs).set_params(n_jobs=2).fit(X, y),
