@@ -65,28 +65,40 @@ def long_data(n_rows, n_features, seed=0):
 
 
 FIT_WORKLOADS = {
-    "tutorial": dict(
-        data=tutorial_data,
-        params=dict(sequence_length=10, hidden_size=50, num_layers=2, batch_size=16),
-        epochs=10,
-        repeats=7,
-    ),
-    "large": dict(
-        data=lambda: long_data(100_000, 8),
-        params=dict(sequence_length=64, hidden_size=64, num_layers=2, batch_size=256),
-        epochs=1,
-        repeats=3,
-    ),
+    "tutorial": {
+        "data": tutorial_data,
+        "params": {
+            "sequence_length": 10,
+            "hidden_size": 50,
+            "num_layers": 2,
+            "batch_size": 16,
+        },
+        "epochs": 10,
+        "repeats": 7,
+    },
+    "large": {
+        "data": lambda: long_data(100_000, 8),
+        "params": {
+            "sequence_length": 64,
+            "hidden_size": 64,
+            "num_layers": 2,
+            "batch_size": 256,
+        },
+        "epochs": 1,
+        "repeats": 3,
+    },
 }
 
 
 def quick_workloads():
     """Tiny versions of every workload, for a smoke run."""
     return {
-        "tutorial": dict(FIT_WORKLOADS["tutorial"], epochs=2, repeats=3),
-        "large": dict(
-            FIT_WORKLOADS["large"], data=lambda: long_data(3_000, 8), repeats=2
-        ),
+        "tutorial": {**FIT_WORKLOADS["tutorial"], "epochs": 2, "repeats": 3},
+        "large": {
+            **FIT_WORKLOADS["large"],
+            "data": lambda: long_data(3_000, 8),
+            "repeats": 2,
+        },
     }
 
 
@@ -174,41 +186,43 @@ def interleaved(contenders, repeats, warmup=None):
             contenders[name]()
             times[name].append(time.perf_counter() - started)
     return {
-        name: {"median_s": statistics.median(t), "runs_s": t} for name, t in times.items()
+        name: {"median_s": statistics.median(t), "runs_s": t}
+        for name, t in times.items()
     }
 
 
 def bench_fit(workloads):
-    results = {}
-    for name, w in workloads.items():
-        X, y = w["data"]()
-        params, epochs = w["params"], w["epochs"]
-        windows, ys = materialised_windows(X, y, params["sequence_length"])
-        n_warm = 4 * params["batch_size"]
-        timed = interleaved(
-            {
-                "estimator": lambda: estimator(params, epochs).fit(X, y),
-                "hand_loop": lambda: hand_fit(windows, ys, params, epochs),
-            },
-            w["repeats"],
-            warmup={
-                "estimator": lambda: estimator(params, 1).fit(X[:n_warm], y[:n_warm]),
-                "hand_loop": lambda: hand_fit(windows[:n_warm], ys[:n_warm], params, 1),
-            },
-        )
-        steps = epochs * -(-len(X) // params["batch_size"])
-        results[name] = {
-            "rows": len(X),
-            "features": X.shape[1],
-            **params,
-            "epochs": epochs,
-            "adam_steps": steps,
-            **timed,
-            "ms_per_step_estimator": 1e3 * timed["estimator"]["median_s"] / steps,
-            "ms_per_step_hand_loop": 1e3 * timed["hand_loop"]["median_s"] / steps,
-            "ratio": timed["estimator"]["median_s"] / timed["hand_loop"]["median_s"],
-        }
-    return results
+    return {name: _time_fit(**w) for name, w in workloads.items()}
+
+
+def _time_fit(data, params, epochs, repeats):
+    """Estimator and hand loop on one workload, interleaved."""
+    X, y = data()
+    windows, ys = materialised_windows(X, y, params["sequence_length"])
+    n_warm = 4 * params["batch_size"]
+    timed = interleaved(
+        {
+            "estimator": lambda: estimator(params, epochs).fit(X, y),
+            "hand_loop": lambda: hand_fit(windows, ys, params, epochs),
+        },
+        repeats,
+        warmup={
+            "estimator": lambda: estimator(params, 1).fit(X[:n_warm], y[:n_warm]),
+            "hand_loop": lambda: hand_fit(windows[:n_warm], ys[:n_warm], params, 1),
+        },
+    )
+    steps = epochs * -(-len(X) // params["batch_size"])
+    return {
+        "rows": len(X),
+        "features": X.shape[1],
+        **params,
+        "epochs": epochs,
+        "adam_steps": steps,
+        **timed,
+        "ms_per_step_estimator": 1e3 * timed["estimator"]["median_s"] / steps,
+        "ms_per_step_hand_loop": 1e3 * timed["hand_loop"]["median_s"] / steps,
+        "ratio": timed["estimator"]["median_s"] / timed["hand_loop"]["median_s"],
+    }
 
 
 def bench_threads(quick):
@@ -218,7 +232,9 @@ def bench_threads(quick):
     epochs = 2 if quick else 10
     timed = interleaved(
         {
-            f"{k}_thread": (lambda k=k: estimator(params, epochs, n_threads=k).fit(X, y))
+            f"{k}_thread": (
+                lambda k=k: estimator(params, epochs, n_threads=k).fit(X, y)
+            )
             for k in (1, 2)
         },
         3 if quick else 5,
@@ -308,7 +324,9 @@ def bench_grid(quick):
             client.close()
             cluster.close()
     out = {"fits": 8, "epochs": epochs, "dask": dask_note, **timed}
-    out["speedup_n_jobs_2"] = timed["n_jobs_1"]["median_s"] / timed["n_jobs_2"]["median_s"]
+    out["speedup_n_jobs_2"] = (
+        timed["n_jobs_1"]["median_s"] / timed["n_jobs_2"]["median_s"]
+    )
     if "dask_2_workers" in timed:
         out["ratio_dask_over_n_jobs_2"] = (
             timed["dask_2_workers"]["median_s"] / timed["n_jobs_2"]["median_s"]
@@ -338,7 +356,12 @@ def _reset_peak():
         return False
 
 
-MEMORY_PARAMS = dict(sequence_length=64, hidden_size=8, num_layers=2, batch_size=4096)
+MEMORY_PARAMS = {
+    "sequence_length": 64,
+    "hidden_size": 8,
+    "num_layers": 2,
+    "batch_size": 4096,
+}
 
 
 def memory_child(stage, n_rows):
@@ -360,12 +383,14 @@ def memory_child(stage, n_rows):
         targets = torch.from_numpy(y[:batch, None].copy())
     # Load torch's kernels on a tiny fit first: a fixed cost, not the data's.
     # It stays small so that it leaves no freed memory for the stage to reuse.
-    estimator(dict(params, batch_size=16), 1).fit(X[:80], y[:80])
+    estimator({**params, "batch_size": 16}, 1).fit(X[:80], y[:80])
     reset = _reset_peak()
     before = _status_kb("VmRSS") if reset else _status_kb("VmHWM")
     if stage == "windowing":
         scaler = MinMaxScaler().fit(X)
-        windows = SeriesWindows(padded_series(X, length, 0, scaler.transform), length, 0)
+        windows = SeriesWindows(
+            padded_series(X, length, 0, scaler.transform), length, 0
+        )
         windows.gather(torch.randperm(windows.n_windows)[:batch])
     elif stage == "train_step":
         hand_fit(windows, targets, params, 1)
@@ -409,8 +434,10 @@ def bench_memory(quick):
 def _fit_rows(fit):
     for name, r in fit.items():
         yield (
-            f"fit {name} ({r['rows']}x{r['features']}, L={r['sequence_length']}, "
-            f"hidden {r['hidden_size']}, {r['adam_steps']} steps)",
+            (
+                f"fit {name} ({r['rows']}x{r['features']}, L={r['sequence_length']}, "
+                f"hidden {r['hidden_size']}, {r['adam_steps']} steps)"
+            ),
             f"{r['estimator']['median_s']:.3f} s vs {r['hand_loop']['median_s']:.3f} s",
             f"estimator / hand loop = {r['ratio']:.3f}",
         )
@@ -419,15 +446,21 @@ def _fit_rows(fit):
 def _memory_rows(m):
     raw = m["raw_float32_bytes"]
     yield (
-        f"memory ({m['rows']}x{m['features']} float32 = {raw / MB:.0f} MB, "
-        f"L={m['sequence_length']}, batch {m['batch_size']})",
-        f"windowing +{m['windowing_extra_bytes'] / MB:.0f} MB, "
-        f"one step +{m['train_step_extra_bytes'] / MB:.0f} MB, "
-        f"fit +{m['fit_one_epoch_extra_bytes'] / MB:.0f} MB",
-        f"windowing / raw = {m['windowing_ratio']:.2f}, "
-        f"fit / raw = {m['fit_one_epoch_ratio']:.2f}, "
-        f"(fit - step) / raw = {m['fit_beyond_train_step_ratio']:.2f} "
-        f"(a window copy: {m['materialised_windows_bytes'] / raw:.0f})",
+        (
+            f"memory ({m['rows']}x{m['features']} float32 = {raw / MB:.0f} MB, "
+            f"L={m['sequence_length']}, batch {m['batch_size']})"
+        ),
+        (
+            f"windowing +{m['windowing_extra_bytes'] / MB:.0f} MB, "
+            f"one step +{m['train_step_extra_bytes'] / MB:.0f} MB, "
+            f"fit +{m['fit_one_epoch_extra_bytes'] / MB:.0f} MB"
+        ),
+        (
+            f"windowing / raw = {m['windowing_ratio']:.2f}, "
+            f"fit / raw = {m['fit_one_epoch_ratio']:.2f}, "
+            f"(fit - step) / raw = {m['fit_beyond_train_step_ratio']:.2f} "
+            f"(a window copy: {m['materialised_windows_bytes'] / raw:.0f})"
+        ),
     )
 
 

@@ -103,4 +103,3 @@ def stacked_tensor(X, transform=None, device="cpu"):
             chunk if transform is None else transform(chunk)
         )
     return out.to(device)
-

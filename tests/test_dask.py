@@ -10,23 +10,26 @@ import pytest
 
 pytest.importorskip("distributed")
 
-import joblib  # noqa: E402
-import torch  # noqa: E402
-from distributed import Client, LocalCluster, get_task_stream  # noqa: E402
-from sklearn.model_selection import GridSearchCV, TimeSeriesSplit  # noqa: E402
+import joblib
+import torch
+from distributed import Client, LocalCluster, get_task_stream
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
-from sklstm import LSTMRegressor  # noqa: E402
+from sklstm import LSTMRegressor
 
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(
-        n_workers=2,
-        processes=True,
-        threads_per_worker=1,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    ) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 

@@ -50,7 +50,9 @@ SHAPES = [
 
 
 @pytest.mark.parametrize("n_rows, n_features, sequence_length, window_lag", SHAPES)
-def test_series_windows_equal_naive_copy(n_rows, n_features, sequence_length, window_lag):
+def test_series_windows_equal_naive_copy(
+    n_rows, n_features, sequence_length, window_lag
+):
     rng = np.random.default_rng(n_rows * 100 + sequence_length)
     X = rng.standard_normal((n_rows, n_features)).astype(np.float32)
     windows = _series_windows(X, sequence_length, window_lag)
@@ -76,7 +78,9 @@ def test_shuffled_batches_equal_naive_copy(seed):
     batch_size = int(rng.integers(1, 40))
     for start in range(0, n_rows, batch_size):
         idx = order[start : start + batch_size]
-        np.testing.assert_array_equal(windows.gather(idx).numpy(), expected[idx.numpy()])
+        np.testing.assert_array_equal(
+            windows.gather(idx).numpy(), expected[idx.numpy()]
+        )
 
 
 def test_transform_is_applied_chunk_by_chunk(monkeypatch):
