@@ -1,0 +1,163 @@
+"""The gather-based windows equal a naive copy of every window.
+
+The reference here is the obvious loop: the window of target row ``t`` is rows
+``t - window_lag - sequence_length + 1`` to ``t - window_lag`` of the series,
+with rows before the first one replaced by the first row (warm-up padding).
+"""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.preprocessing import StandardScaler
+
+from sklstm import LSTMRegressor, _windowing
+from sklstm._windowing import (
+    SeriesWindows,
+    StackedWindows,
+    padded_series,
+    stacked_tensor,
+)
+
+
+def naive_windows(X, sequence_length, window_lag):
+    """Every window as an explicit copy, shape (n_rows, sequence_length, n_features)."""
+    windows = np.empty((len(X), sequence_length, X.shape[1]), dtype=X.dtype)
+    for t in range(len(X)):
+        for k in range(sequence_length):
+            row = t - window_lag - sequence_length + 1 + k
+            windows[t, k] = X[max(row, 0)]
+    return windows
+
+
+def _series_windows(X, sequence_length, window_lag, transform=None):
+    series = padded_series(X, sequence_length, window_lag, transform)
+    return SeriesWindows(series, sequence_length, window_lag)
+
+
+# (n_rows, n_features, sequence_length, window_lag); the last ones have a
+# series shorter than one window, so some windows are all padding.
+SHAPES = [
+    (1, 1, 1, 0),
+    (7, 1, 1, 0),
+    (20, 3, 5, 0),
+    (20, 3, 5, 1),
+    (33, 2, 4, 3),
+    (12, 4, 12, 0),
+    (3, 2, 8, 0),
+    (3, 2, 8, 2),
+    (1, 5, 6, 4),
+]
+
+
+@pytest.mark.parametrize("n_rows, n_features, sequence_length, window_lag", SHAPES)
+def test_series_windows_equal_naive_copy(
+    n_rows, n_features, sequence_length, window_lag
+):
+    rng = np.random.default_rng(n_rows * 100 + sequence_length)
+    X = rng.standard_normal((n_rows, n_features)).astype(np.float32)
+    windows = _series_windows(X, sequence_length, window_lag)
+    assert windows.n_windows == n_rows
+    got = windows.gather(torch.arange(n_rows)).numpy()
+    np.testing.assert_array_equal(got, naive_windows(X, sequence_length, window_lag))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_shuffled_batches_equal_naive_copy(seed):
+    # Random shapes and alignments, gathered in random order and batch sizes
+    # as the training loop does.
+    rng = np.random.default_rng(seed)
+    n_rows = int(rng.integers(1, 200))
+    n_features = int(rng.integers(1, 6))
+    sequence_length = int(rng.integers(1, 30))
+    window_lag = int(rng.integers(0, 5))
+    X = rng.standard_normal((n_rows, n_features))
+    windows = _series_windows(X, sequence_length, window_lag)
+    expected = naive_windows(X.astype(np.float32), sequence_length, window_lag)
+
+    order = torch.as_tensor(rng.permutation(n_rows))
+    batch_size = int(rng.integers(1, 40))
+    for start in range(0, n_rows, batch_size):
+        idx = order[start : start + batch_size]
+        np.testing.assert_array_equal(
+            windows.gather(idx).numpy(), expected[idx.numpy()]
+        )
+
+
+def test_transform_is_applied_chunk_by_chunk(monkeypatch):
+    # A series longer than a chunk is transformed in pieces; the windows must
+    # equal those of the whole transformed series.
+    monkeypatch.setattr(_windowing, "_CHUNK_ROWS", 7)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3)) * [1.0, 10.0, 100.0] + 5.0
+    scaler = StandardScaler().fit(X)
+    windows = _series_windows(X, 6, 1, scaler.transform)
+    expected = naive_windows(scaler.transform(X).astype(np.float32), 6, 1)
+    np.testing.assert_allclose(
+        windows.gather(torch.arange(50)).numpy(), expected, rtol=1e-6, atol=1e-6
+    )
+
+
+def test_padded_series_is_the_only_full_size_copy():
+    # Memory grows with n_rows * n_features: the series is padded once and
+    # no (n_rows, sequence_length, n_features) tensor exists.
+    X = np.zeros((1000, 2), dtype=np.float32)
+    windows = _series_windows(X, 64, 2)
+    assert windows.series.shape == (1000 + 63 + 2, 2)
+    assert windows.series.dtype == torch.float32
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_stacked_windows_equal_the_given_windows(seed, monkeypatch):
+    monkeypatch.setattr(_windowing, "_CHUNK_ROWS", 5)
+    rng = np.random.default_rng(seed)
+    n, length, n_features = (int(v) for v in rng.integers(1, 12, size=3))
+    X = rng.standard_normal((n, length, n_features)) * 3.0 + 1.0
+    scaler = StandardScaler().fit(X.reshape(-1, n_features))
+    windows = StackedWindows(stacked_tensor(X, scaler.transform))
+    expected = scaler.transform(X.reshape(-1, n_features)).reshape(X.shape)
+
+    idx = torch.as_tensor(rng.permutation(n))
+    np.testing.assert_allclose(
+        windows.gather(idx).numpy(), expected[idx.numpy()], rtol=1e-6, atol=1e-6
+    )
+
+
+class _RecordingRegressor(LSTMRegressor):
+    """Records every batch of windows its module receives."""
+
+    def _build_module(self, n_features, n_outputs):
+        module = super()._build_module(n_features, n_outputs)
+        self.seen_ = {"train": [], "eval": []}
+
+        def record(mod, args):
+            self.seen_["train" if mod.training else "eval"].append(args[0].clone())
+
+        module.register_forward_pre_hook(record)
+        return module
+
+
+@pytest.mark.parametrize("window_lag", [0, 1, 3])
+def test_estimator_feeds_the_naive_windows(window_lag):
+    # End to end: without scaling or shuffling, the batches fit and predict
+    # hand to the module, in order, are exactly the naive windows.
+    rng = np.random.default_rng(window_lag)
+    X = rng.standard_normal((37, 2)).astype(np.float32)
+    y = rng.standard_normal(37)
+    est = _RecordingRegressor(
+        sequence_length=6,
+        window_lag=window_lag,
+        hidden_size=4,
+        num_layers=1,
+        batch_size=8,
+        max_iter=1,
+        shuffle=False,
+        x_scaler=None,
+        y_scaler=None,
+        n_iter_no_change=np.inf,
+        random_state=0,
+    ).fit(X, y)
+    expected = naive_windows(X, 6, window_lag)
+    np.testing.assert_array_equal(torch.cat(est.seen_["train"]).numpy(), expected)
+
+    est.predict(X)
+    np.testing.assert_array_equal(torch.cat(est.seen_["eval"]).numpy(), expected)
