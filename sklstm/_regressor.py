@@ -556,7 +556,11 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 module = self._build_module(n_features, n_outputs).to(device)
             optimizer = self._optimizer(module, history.learning_rate)
             if resume:
-                optimizer.load_state_dict(self._optimizer_state)
+                # Continue Adam's moments under the current hyperparameters
+                # (alpha, betas, epsilon), not those saved with the state.
+                state = optimizer.state_dict()
+                state["state"] = self._optimizer_state["state"]
+                optimizer.load_state_dict(state)
             try:
                 stopped = run_epochs(
                     module,
@@ -740,10 +744,14 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         # weights (not the biases) has the gradient alpha / batch_size * W.
         weights = [p for name, p in module.named_parameters() if "bias" not in name]
         biases = [p for name, p in module.named_parameters() if "bias" in name]
-        groups = [
-            {"params": weights, "weight_decay": self.alpha / self.batch_size},
-            {"params": biases, "weight_decay": 0.0},
-        ]
+        if self.alpha == 0:
+            # One group (same parameter order): fused Adam runs once per step.
+            groups = [{"params": weights + biases}]
+        else:
+            groups = [
+                {"params": weights, "weight_decay": self.alpha / self.batch_size},
+                {"params": biases, "weight_decay": 0.0},
+            ]
         return torch.optim.Adam(
             groups,
             lr=learning_rate,

@@ -99,6 +99,17 @@ def test_warm_start_continues_the_loss_curve_exactly(data):
     np.testing.assert_array_equal(warm.predict(X), five.predict(X))
 
 
+def test_warm_start_uses_the_current_hyperparameters(data):
+    X, y = data
+    reg = LSTMRegressor(**dict(SMALL, max_iter=2, warm_start=True)).fit(X, y)
+    reg.set_params(alpha=1.6, beta_1=0.5).fit(X, y)
+    groups = reg._optimizer_state["param_groups"]
+    assert groups[0]["weight_decay"] == pytest.approx(1.6 / 16)
+    assert groups[1]["weight_decay"] == 0.0  # biases are not penalised
+    assert groups[0]["betas"][0] == 0.5
+    assert reg.n_iter_ == 4
+
+
 def test_warm_start_with_other_feature_count_is_a_clear_error(data):
     X, y = data
     reg = LSTMRegressor(**dict(SMALL, warm_start=True)).fit(X, y)
