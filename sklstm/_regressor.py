@@ -47,6 +47,10 @@ _Y_SCALER = [
 ]
 
 
+def _history_view(name):
+    return property(lambda self: getattr(self._history, name))
+
+
 class LSTMRegressor(RegressorMixin, BaseEstimator):
     """Long short-term memory network regressor over windows of a time series.
 
@@ -614,35 +618,18 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             )
         return y.ravel() if self._y_1d else y
 
-    # Properties rather than attributes, so that warm starts continue one
-    # History object and the fitted state is committed in one place.
-    @property
-    def loss_curve_(self):
-        return self._history.loss_curve
+    # Read-only views of the History, so that warm starts continue one object
+    # and the fitted state is committed in one place.
+    loss_curve_ = _history_view("loss_curve")
+    best_loss_ = _history_view("best_loss")
+    validation_scores_ = _history_view("validation_scores")
+    best_validation_score_ = _history_view("best_validation_score")
+    n_iter_ = _history_view("n_iter")
+    t_ = _history_view("t")
 
     @property
     def loss_(self):
         return self._history.loss_curve[-1]
-
-    @property
-    def best_loss_(self):
-        return self._history.best_loss
-
-    @property
-    def validation_scores_(self):
-        return self._history.validation_scores
-
-    @property
-    def best_validation_score_(self):
-        return self._history.best_validation_score
-
-    @property
-    def n_iter_(self):
-        return self._history.n_iter
-
-    @property
-    def t_(self):
-        return self._history.t
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
