@@ -643,6 +643,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         if "module_" in state:
             state["module_"] = copy.deepcopy(self.module_).cpu()
             state["_optimizer_state"] = _to_cpu(self._optimizer_state)
+            state["_history"] = copy.copy(self._history)
+            state["_history"].best_state = _to_cpu(self._history.best_state)
             state["device_"] = torch.device("cpu")
         return state
 
