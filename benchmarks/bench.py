@@ -372,11 +372,13 @@ MEMORY_PARAMS = {
     "sequence_length": 64,
     "hidden_size": 8,
     "num_layers": 2,
-    "batch_size": 4096,
 }
+# One batch's activations grow with the batch, not with the series: measured
+# at two large batch sizes to show both parts.
+MEMORY_BATCH_SIZES = (512, 4096)
 
 
-def memory_child(stage, n_rows):
+def memory_child(stage, n_rows, batch):
     """Peak RSS growth (bytes) of one stage; printed as JSON for the parent.
 
     Stages: ``windowing`` (scale X into the padded float32 series, gather one
@@ -389,7 +391,7 @@ def memory_child(stage, n_rows):
 
     torch.set_num_threads(1)
     X, y = long_data(n_rows, RAW_FEATURES)
-    params, length, batch = MEMORY_PARAMS, 64, MEMORY_PARAMS["batch_size"]
+    params, length = {**MEMORY_PARAMS, "batch_size": batch}, 64
     if stage == "train_step":
         windows = torch.from_numpy(edge_windows(X[: batch + length], length)[-batch:])
         targets = torch.from_numpy(y[:batch, None].copy())
@@ -413,18 +415,30 @@ def memory_child(stage, n_rows):
 
 
 def bench_memory(quick):
+    return [_memory_at(quick, batch) for batch in MEMORY_BATCH_SIZES]
+
+
+def _memory_at(quick, batch):
     n_rows = 100_000 if quick else 1_000_000
     raw = n_rows * RAW_FEATURES * 4
     out = {
         "rows": n_rows,
         "features": RAW_FEATURES,
         **MEMORY_PARAMS,
+        "batch_size": batch,
         "raw_float32_bytes": raw,
         "materialised_windows_bytes": raw * MEMORY_PARAMS["sequence_length"],
     }
     for stage in ("windowing", "train_step", "fit_one_epoch"):
         result = subprocess.run(
-            [sys.executable, __file__, "--memory-child", stage, str(n_rows)],
+            [
+                sys.executable,
+                __file__,
+                "--memory-child",
+                stage,
+                str(n_rows),
+                str(batch),
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -455,9 +469,14 @@ def _fit_rows(fit):
         )
 
 
-def _memory_rows(m):
+def _memory_rows(results):
+    for m in results:
+        yield _memory_row(m)
+
+
+def _memory_row(m):
     raw = m["raw_float32_bytes"]
-    yield (
+    return (
         (
             f"memory ({m['rows']}x{m['features']} float32 = {raw / MB:.0f} MB, "
             f"L={m['sequence_length']}, batch {m['batch_size']})"
@@ -550,11 +569,11 @@ def main(argv=None):
         default=SECTIONS,
         help="run only these sections (default: all)",
     )
-    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
-        stage, n_rows = args.memory_child
-        memory_child(stage, int(n_rows))
+        stage, n_rows, batch = args.memory_child
+        memory_child(stage, int(n_rows), int(batch))
         return
 
     # The hand loop runs with the estimator's default of one torch thread.
