@@ -278,3 +278,11 @@ def test_window_normalization_follows_a_level_shift():
     err_normed = np.abs(normed.predict(shifted)[10:] - (y + 100)[10:]).mean()
     assert err_normed < 0.5
     assert err_plain > 50
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_is_a_clear_error(data):
+    with pytest.raises(ValueError, match="device='cuda' but torch finds no CUDA device"):
+        LSTMRegressor(device="cuda", **SMALL).fit(*data)
+    reg = LSTMRegressor(device="auto", **SMALL).fit(*data)
+    assert reg.device_ == torch.device("cpu")
