@@ -7,7 +7,7 @@ The yearly sunspot numbers (1700-2008, shipped as
 :func:`sklstm.datasets.load_sunspots`) follow a cycle of about 11 years whose
 amplitude varies. We forecast each year from the previous ``sequence_length``
 years with :class:`~sklstm.LSTMRegressor` (``window_lag=1``) and compare it on
-the last 60 years with two baselines that see the same history:
+the last 20% of the years with two baselines that see the same history:
 
 * the **last value** (next year equals this year), the baseline every
   forecast must beat;
@@ -23,14 +23,18 @@ import numpy as np
 from sklearn.linear_model import Ridge
 from sklearn.metrics import root_mean_squared_error
 
-from sklstm import LossCurveDisplay, LSTMRegressor, SeriesPredictionDisplay
+from sklstm import (
+    LossCurveDisplay,
+    LSTMRegressor,
+    SeriesPredictionDisplay,
+    rolling_forecast,
+)
 from sklstm.datasets import load_sunspots
 
 series = load_sunspots()
 X = series.to_frame()  # the series is its own (only) feature ...
 y = series.to_numpy()  # ... and the target
-n_test = 60
-n_train = len(series) - n_test
+n_train = int(0.8 * len(series))
 
 ax = series.plot(figsize=(8, 3), title="Yearly sunspot numbers")
 ax.axvline(series.index[n_train], color="black", linestyle="--", label="test period")
@@ -39,32 +43,30 @@ ax.legend()
 # %%
 # The LSTM
 # --------
-# With ``window_lag=1`` the window of year ``t`` ends at year ``t - 1``: a
-# one-step-ahead forecast. The model is fitted on the training years only,
-# with early stopping on the last 10% of them (a time-ordered split, never a
-# shuffled one).
-sequence_length = 12
+# The forecasting recipe of the user guide. With ``window_lag=1`` the window
+# of year ``t`` ends at year ``t - 1``: a one-step-ahead forecast.
+# ``window_normalization="last"`` normalises each window by its last value and
+# spread, so the network predicts the change from the last value. The model is
+# fitted on the training years only and keeps the weights of its best epoch on
+# the last 20% of them (a time-ordered split, never a shuffled one).
+sequence_length = 10
 reg = LSTMRegressor(
-    sequence_length=sequence_length,
+    sequence_length,
     window_lag=1,
-    hidden_size=32,
-    num_layers=1,
-    batch_size=8,
-    learning_rate_init=3e-3,
-    max_iter=80,
+    window_normalization="last",
     early_stopping=True,
-    validation_fraction=0.15,
-    n_iter_no_change=15,
+    validation_fraction=0.2,
+    n_iter_no_change=np.inf,
     random_state=0,
 )
 reg.fit(X.iloc[:n_train], y[:n_train])
 LossCurveDisplay.from_estimator(reg)
 
 # %%
-# The test years are predicted together with the years before them, so that
-# their windows hold real history rather than warm-up padding; we keep the
-# test years' predictions only.
-y_lstm = reg.predict(X)[n_train:]
+# :func:`~sklstm.rolling_forecast` predicts the test years from windows over
+# the real years before them (no warm-up padding, no refit): each forecast
+# uses only the years before it.
+y_lstm = rolling_forecast(reg, X, start=n_train)
 
 # %%
 # The baselines
