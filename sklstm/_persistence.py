@@ -73,7 +73,27 @@ _PICKLE_HINT = (
 
 
 class ModelFileError(ValueError):
-    """Raised when a file is not a valid sklstm model file."""
+    """Raised when a file is not a valid sklstm model file.
+
+    :func:`load` raises it for a file that is truncated, corrupted, tampered
+    with, written by a newer sklstm, or not a model file at all, before
+    anything in the file is used. It is a :class:`ValueError`, so code that
+    handles bad input generally catches it too.
+
+    See Also
+    --------
+    load : Load a model saved with :func:`save`.
+
+    Examples
+    --------
+    >>> import io
+    >>> import sklstm
+    >>> try:
+    ...     sklstm.load(io.BytesIO(b"not a model"))
+    ... except sklstm.ModelFileError as exc:
+    ...     print(type(exc).__name__, isinstance(exc, ValueError))
+    ModelFileError True
+    """
 
 
 def save(estimator, path):
