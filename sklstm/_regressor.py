@@ -20,7 +20,6 @@ from sklearn.utils.validation import (
 
 from ._model import LSTMNet
 from ._training import (
-    DivergenceError,
     History,
     LoopSettings,
     TrainingData,
@@ -565,18 +564,16 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 state = optimizer.state_dict()
                 state["state"] = self._optimizer_state["state"]
                 optimizer.load_state_dict(state)
-            try:
-                stopped = run_epochs(
-                    module,
-                    optimizer,
-                    settings,
-                    train,
-                    validation,
-                    1 if incremental else self.max_iter,
-                    history,
-                )
-            except DivergenceError as exc:
-                raise ValueError(str(exc)) from None
+            # A DivergenceError (a ValueError) leaves the fitted state intact.
+            stopped = run_epochs(
+                module,
+                optimizer,
+                settings,
+                train,
+                validation,
+                1 if incremental else self.max_iter,
+                history,
+            )
             rng_state = torch.get_rng_state()
         return module, optimizer, history, rng_state, stopped
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 from torch.nn import functional as F
 
 _PREDICT_BATCH_SIZE = 1024  # throughput peaked at 1024-2048 windows per batch
@@ -66,8 +67,6 @@ class History:
 
 def seed_from_random_state(random_state):
     """An int seed drawn from a random state, as sklearn estimators draw theirs."""
-    from sklearn.utils import check_random_state
-
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
