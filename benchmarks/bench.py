@@ -387,7 +387,7 @@ def memory_child(stage, n_rows, batch):
     a batch of this size, whatever the length of the series) and
     ``fit_one_epoch`` (``LSTMRegressor.fit`` with ``max_iter=1``).
     """
-    from sklstm._windowing import SeriesWindows, padded_series
+    from sklstm._windowing import gather, padded_series, series_windows
 
     torch.set_num_threads(1)
     X, y = long_data(n_rows, RAW_FEATURES)
@@ -402,10 +402,10 @@ def memory_child(stage, n_rows, batch):
     before = _status_kb("VmRSS") if reset else _status_kb("VmHWM")
     if stage == "windowing":
         scaler = MinMaxScaler().fit(X)
-        windows = SeriesWindows(
+        windows = series_windows(
             padded_series(X, length, 0, scaler.transform), length, 0
         )
-        windows.gather(torch.randperm(windows.n_windows)[:batch])
+        gather(windows, torch.randperm(len(windows))[:batch])
     elif stage == "train_step":
         hand_fit(windows, targets, params, 1)
     else:

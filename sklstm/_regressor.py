@@ -30,10 +30,9 @@ from ._training import (
     torch_threads,
 )
 from ._windowing import (
-    SeriesWindows,
-    StackedWindows,
     n_padding_rows,
     padded_series,
+    series_windows,
     stacked_tensor,
 )
 
@@ -449,8 +448,9 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
 
     def _fit_checked(self, X, y, sample_weight, incremental):
         resume = (incremental or self.warm_start) and hasattr(self, "module_")
-        X, y, sample_weight = self._validate_fit_input(X, y, sample_weight, resume)
-        y2 = y.reshape(len(y), -1)
+        X, y2, y_1d, sample_weight = self._validate_fit_input(
+            X, y, sample_weight, resume
+        )
         device = _resolve_device(self.device)
         if resume:
             x_scaler, y_scaler = self.x_scaler_, self.y_scaler_
@@ -471,7 +471,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         self.device_ = device
         self.n_outputs_ = y2.shape[1]
         if not resume:
-            self._y_1d = y.ndim == 1
+            self._y_1d = y_1d
         self._history = history
         self._rng_state = rng_state
         self._optimizer_state = optimizer.state_dict()
@@ -480,6 +480,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def _validate_fit_input(self, X, y, sample_weight, resume):
+        """Validated X, y as 2D, whether y was 1D, and validated sample_weight."""
         X, y = self._validate_fit_data(X, y, reset=not resume)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -503,13 +504,13 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 f"{X.shape[-1]} features; it must name the column of X that holds "
                 "the target's past values."
             )
-        return X, y, sample_weight
+        return X, y2, y.ndim == 1, sample_weight
 
     def _training_sets(
         self, X, y2, sample_weight, x_scaler, y_scaler, device, incremental
     ):
         """The training and (with early stopping) validation TrainingData."""
-        source = self._window_source(X, x_scaler, device)
+        windows = self._windows(X, x_scaler, device)
         y_t = torch.as_tensor(
             _transform(y_scaler, y2), dtype=torch.float32, device=device
         )
@@ -517,14 +518,16 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         if sample_weight is not None:
             weight = torch.as_tensor(sample_weight, dtype=torch.float32, device=device)
         if not self.early_stopping or incremental:
-            return _training_data(source, y_t, weight, np.arange(len(y2)), device), None
+            return _training_data(
+                windows, y_t, weight, np.arange(len(y2)), device
+            ), None
         gap = (
             0 if X.ndim == 3 else n_padding_rows(self.sequence_length, self.window_lag)
         )
         train_idx, val_idx = time_ordered_split(len(y2), self.validation_fraction, gap)
         return (
-            _training_data(source, y_t, weight, train_idx, device),
-            _training_data(source, y_t, weight, val_idx, device),
+            _training_data(windows, y_t, weight, train_idx, device),
+            _training_data(windows, y_t, weight, val_idx, device),
         )
 
     def _train(
@@ -596,8 +599,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         X = self._validate_predict_data(X)
         device = next(self.module_.parameters()).device
         with torch_threads(self.n_threads):
-            source = self._window_source(X, self.x_scaler_, device)
-            scaled = predict_windows(self.module_, source, self.n_outputs_)
+            windows = self._windows(X, self.x_scaler_, device)
+            scaled = predict_windows(self.module_, windows, self.n_outputs_)
         y = (
             scaled
             if self.y_scaler_ is None
@@ -697,10 +700,10 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 "build the windows."
             )
 
-    def _window_source(self, X, x_scaler, device):
+    def _windows(self, X, x_scaler, device):
         transform = None if x_scaler is None else x_scaler.transform
         if X.ndim == 3:
-            return StackedWindows(stacked_tensor(X, transform, device))
+            return stacked_tensor(X, transform, device)
         if len(X) < self.sequence_length:
             warnings.warn(
                 f"X has {len(X)} rows, fewer than sequence_length="
@@ -711,7 +714,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         series = padded_series(
             X, self.sequence_length, self.window_lag, transform, device
         )
-        return SeriesWindows(series, self.sequence_length, self.window_lag)
+        return series_windows(series, self.sequence_length, self.window_lag)
 
     def _build_module(self, n_features, n_outputs):
         return LSTMNet(
@@ -767,7 +770,7 @@ def time_ordered_split(n_rows, validation_fraction, gap):
     return np.arange(n_train), np.arange(n_rows - n_val, n_rows)
 
 
-def _training_data(source, y, weight, idx, device):
+def _training_data(windows, y, weight, idx, device):
     idx = torch.as_tensor(idx, device=device)
     if weight is not None:
         total = weight[idx].sum()
@@ -777,7 +780,7 @@ def _training_data(source, y, weight, idx, device):
                 "zero; give some of them a positive weight."
             )
         weight = weight * (len(idx) / total)
-    return TrainingData(source=source, y=y, weight=weight, targets=idx)
+    return TrainingData(windows=windows, y=y, weight=weight, targets=idx)
 
 
 def _fitted_scaler(spec, data):

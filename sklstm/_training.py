@@ -1,6 +1,6 @@
 """The epoch loop, batched prediction, seeding and the thread scope.
 
-This module knows torch and the window sources of ``_windowing``, not the
+This module knows torch and the windows of ``_windowing``, not the
 estimator: the estimator hands it a module, data and a :class:`LoopSettings`,
 and reads the :class:`History` it fills.
 """
@@ -19,6 +19,8 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from torch.nn import functional as F
+
+from ._windowing import gather
 
 _PREDICT_BATCH_SIZE = 1024  # throughput peaked at 1024-2048 windows per batch
 
@@ -111,15 +113,15 @@ def batch_loss(settings, pred, y, weight):
 
 
 @torch.inference_mode()
-def predict_windows(module, source, n_outputs):
-    """Outputs of ``module`` for every window of ``source``, as float64 ndarray."""
+def predict_windows(module, windows, n_outputs):
+    """Outputs of ``module`` for every window, as a float64 ndarray."""
     module.eval()
     device = next(module.parameters()).device
-    out = np.empty((source.n_windows, n_outputs), dtype=np.float64)
-    for start in range(0, source.n_windows, _PREDICT_BATCH_SIZE):
-        stop = min(start + _PREDICT_BATCH_SIZE, source.n_windows)
+    out = np.empty((len(windows), n_outputs), dtype=np.float64)
+    for start in range(0, len(windows), _PREDICT_BATCH_SIZE):
+        stop = min(start + _PREDICT_BATCH_SIZE, len(windows))
         idx = torch.arange(start, stop, device=device)
-        out[start:stop] = module(source.gather(idx)).cpu().numpy()
+        out[start:stop] = module(gather(windows, idx)).cpu().numpy()
     return out
 
 
@@ -131,7 +133,7 @@ def evaluate_loss(module, settings, data):
         for start in range(0, len(data.targets), _PREDICT_BATCH_SIZE):
             idx = data.targets[start : start + _PREDICT_BATCH_SIZE]
             w = None if data.weight is None else data.weight[idx]
-            pred = module(data.source.gather(idx))
+            pred = module(gather(data.windows, idx))
             total += batch_loss(settings, pred, data.y[idx], w) * len(idx)
         return total.item() / len(data.targets)
 
@@ -140,7 +142,7 @@ def evaluate_loss(module, settings, data):
 class TrainingData:
     """Windows, scaled targets and normalised weights of one set of target rows."""
 
-    source: object  # SeriesWindows or StackedWindows
+    windows: torch.Tensor  # (n_windows, sequence_length, n_features), maybe a view
     y: torch.Tensor  # (n_windows, n_outputs), indexed by window
     weight: torch.Tensor | None  # (n_windows,), mean 1 over ``targets``
     targets: torch.Tensor  # the windows this set uses
@@ -212,7 +214,7 @@ def _one_epoch(module, optimizer, settings, data):
     for start in range(0, len(targets), settings.batch_size):
         idx = targets[start : start + settings.batch_size]
         w = None if data.weight is None else data.weight[idx]
-        loss = batch_loss(settings, module(data.source.gather(idx)), data.y[idx], w)
+        loss = batch_loss(settings, module(gather(data.windows, idx)), data.y[idx], w)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if settings.max_grad_norm is not None:

@@ -2,8 +2,9 @@
 
 A 2D series is never cut into a ``(n_windows, sequence_length, n_features)``
 copy. It is kept as one float32 tensor whose front is padded with copies of its
-first row, so that the window of every target row is a contiguous run of rows;
-a mini-batch of windows is gathered from it with one ``index_select``.
+first row, so that the window of every target row is a contiguous run of rows,
+and the windows are a view of it; a mini-batch of windows is gathered from
+that view with one ``index_select``.
 Nothing here knows about scikit-learn.
 """
 
@@ -44,62 +45,44 @@ def padded_series(X, sequence_length, window_lag, transform=None, device="cpu"):
     series : Tensor of shape (n_padding_rows + n_timesteps, n_features)
     """
     n_pad = n_padding_rows(sequence_length, window_lag)
-    n_rows, n_features = X.shape
-    series = torch.empty((n_pad + n_rows, n_features), dtype=torch.float32)
-    body = series[n_pad:].numpy()
-    for start in range(0, n_rows, _CHUNK_ROWS):
-        chunk = X[start : start + _CHUNK_ROWS]
-        body[start : start + len(chunk)] = (
-            chunk if transform is None else transform(chunk)
-        )
+    series = torch.empty((n_pad + len(X), X.shape[1]), dtype=torch.float32)
+    _fill(series[n_pad:].numpy(), X, transform)
     series[:n_pad] = series[n_pad]
     return series.to(device)
 
 
-class SeriesWindows:
-    """The windows of a padded 2D series, one per original row.
+def series_windows(series, sequence_length, window_lag):
+    """The window of every original row of a padded series, as a view.
 
-    ``gather(idx)`` returns the windows of target rows ``idx`` as a
-    ``(len(idx), sequence_length, n_features)`` tensor; only that batch is
-    materialised.
+    Returns a ``(n_timesteps, sequence_length, n_features)`` view sharing the
+    series' memory: nothing is copied until :func:`gather` takes a batch.
     """
-
-    def __init__(self, series, sequence_length, window_lag):
-        self.series = series
-        self.n_windows = len(series) - n_padding_rows(sequence_length, window_lag)
-        self.sequence_length = sequence_length
-        # A view of overlapping windows, (n_windows, sequence_length,
-        # n_features), sharing the series' memory. One index_select on it is
-        # 3-8x faster than building the row indices of a batch and gathering
-        # rows, and its result is contiguous, as nn.LSTM wants.
-        self._windows = series.unfold(0, sequence_length, 1).transpose(1, 2)[
-            : self.n_windows
-        ]
-
-    def gather(self, idx):
-        return torch.index_select(self._windows, 0, idx)
-
-
-class StackedWindows:
-    """Ready-made windows of shape ``(n_samples, sequence_length, n_features)``."""
-
-    def __init__(self, windows):
-        self.windows = windows
-        self.n_windows = len(windows)
-
-    def gather(self, idx):
-        return torch.index_select(self.windows, 0, idx)
+    n_windows = len(series) - n_padding_rows(sequence_length, window_lag)
+    return series.unfold(0, sequence_length, 1).transpose(1, 2)[:n_windows]
 
 
 def stacked_tensor(X, transform=None, device="cpu"):
     """Float32 tensor of 3D windows, with ``transform`` applied feature-wise."""
-    n, length, n_features = X.shape
-    out = torch.empty((n, length, n_features), dtype=torch.float32)
-    flat = out.numpy().reshape(-1, n_features)
-    rows = X.reshape(-1, n_features)
+    n_features = X.shape[2]
+    out = torch.empty(X.shape, dtype=torch.float32)
+    _fill(out.numpy().reshape(-1, n_features), X.reshape(-1, n_features), transform)
+    return out.to(device)
+
+
+def gather(windows, idx):
+    """The windows ``idx`` as one contiguous batch.
+
+    One ``index_select`` on the (possibly overlapping) windows is 3-8x faster
+    than building the row indices of a batch and gathering rows, and its
+    result is contiguous, as ``nn.LSTM`` wants.
+    """
+    return torch.index_select(windows, 0, idx)
+
+
+def _fill(out, rows, transform):
+    """Write ``transform(rows)`` into the float32 array ``out``, chunk by chunk."""
     for start in range(0, len(rows), _CHUNK_ROWS):
         chunk = rows[start : start + _CHUNK_ROWS]
-        flat[start : start + len(chunk)] = (
+        out[start : start + len(chunk)] = (
             chunk if transform is None else transform(chunk)
         )
-    return out.to(device)

@@ -9,14 +9,14 @@ from sklearn.preprocessing import StandardScaler
 
 from sklstm import LSTMRegressor, make_direct_targets, rolling_forecast
 from sklstm._model import LSTMNet
-from sklstm._windowing import SeriesWindows, padded_series
+from sklstm._windowing import gather, padded_series, series_windows
 
 
 def _windows(X, sequence_length, window_lag):
     """The windows the estimator builds for each row of a 2D series."""
     series = padded_series(np.asarray(X, dtype=float), sequence_length, window_lag)
-    source = SeriesWindows(series, sequence_length, window_lag)
-    return source.gather(torch.arange(len(X))).numpy()
+    windows = series_windows(series, sequence_length, window_lag)
+    return gather(windows, torch.arange(len(X))).numpy()
 
 
 @pytest.mark.parametrize("window_lag", [0, 1, 2, 3])

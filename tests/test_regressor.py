@@ -282,7 +282,9 @@ def test_window_normalization_follows_a_level_shift():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_a_gpu_is_a_clear_error(data):
-    with pytest.raises(ValueError, match="device='cuda' but torch finds no CUDA device"):
+    with pytest.raises(
+        ValueError, match="device='cuda' but torch finds no CUDA device"
+    ):
         LSTMRegressor(device="cuda", **SMALL).fit(*data)
     reg = LSTMRegressor(device="auto", **SMALL).fit(*data)
     assert reg.device_ == torch.device("cpu")

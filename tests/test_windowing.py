@@ -11,12 +11,7 @@ import torch
 from sklearn.preprocessing import StandardScaler
 
 from sklstm import LSTMRegressor, _windowing
-from sklstm._windowing import (
-    SeriesWindows,
-    StackedWindows,
-    padded_series,
-    stacked_tensor,
-)
+from sklstm._windowing import gather, padded_series, series_windows, stacked_tensor
 
 
 def naive_windows(X, sequence_length, window_lag):
@@ -31,7 +26,7 @@ def naive_windows(X, sequence_length, window_lag):
 
 def _series_windows(X, sequence_length, window_lag, transform=None):
     series = padded_series(X, sequence_length, window_lag, transform)
-    return SeriesWindows(series, sequence_length, window_lag)
+    return series_windows(series, sequence_length, window_lag)
 
 
 # (n_rows, n_features, sequence_length, window_lag); the last ones have a
@@ -56,8 +51,8 @@ def test_series_windows_equal_naive_copy(
     rng = np.random.default_rng(n_rows * 100 + sequence_length)
     X = rng.standard_normal((n_rows, n_features)).astype(np.float32)
     windows = _series_windows(X, sequence_length, window_lag)
-    assert windows.n_windows == n_rows
-    got = windows.gather(torch.arange(n_rows)).numpy()
+    assert len(windows) == n_rows
+    got = gather(windows, torch.arange(n_rows)).numpy()
     np.testing.assert_array_equal(got, naive_windows(X, sequence_length, window_lag))
 
 
@@ -79,7 +74,7 @@ def test_shuffled_batches_equal_naive_copy(seed):
     for start in range(0, n_rows, batch_size):
         idx = order[start : start + batch_size]
         np.testing.assert_array_equal(
-            windows.gather(idx).numpy(), expected[idx.numpy()]
+            gather(windows, idx).numpy(), expected[idx.numpy()]
         )
 
 
@@ -93,7 +88,7 @@ def test_transform_is_applied_chunk_by_chunk(monkeypatch):
     windows = _series_windows(X, 6, 1, scaler.transform)
     expected = naive_windows(scaler.transform(X).astype(np.float32), 6, 1)
     np.testing.assert_allclose(
-        windows.gather(torch.arange(50)).numpy(), expected, rtol=1e-6, atol=1e-6
+        gather(windows, torch.arange(50)).numpy(), expected, rtol=1e-6, atol=1e-6
     )
 
 
@@ -101,9 +96,12 @@ def test_padded_series_is_the_only_full_size_copy():
     # Memory grows with n_rows * n_features: the series is padded once and
     # no (n_rows, sequence_length, n_features) tensor exists.
     X = np.zeros((1000, 2), dtype=np.float32)
-    windows = _series_windows(X, 64, 2)
-    assert windows.series.shape == (1000 + 63 + 2, 2)
-    assert windows.series.dtype == torch.float32
+    series = padded_series(X, 64, 2)
+    assert series.shape == (1000 + 63 + 2, 2)
+    assert series.dtype == torch.float32
+    windows = series_windows(series, 64, 2)
+    assert windows.shape == (1000, 64, 2)
+    assert windows.data_ptr() == series.data_ptr()  # a view, not a copy
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -113,12 +111,12 @@ def test_stacked_windows_equal_the_given_windows(seed, monkeypatch):
     n, length, n_features = (int(v) for v in rng.integers(1, 12, size=3))
     X = rng.standard_normal((n, length, n_features)) * 3.0 + 1.0
     scaler = StandardScaler().fit(X.reshape(-1, n_features))
-    windows = StackedWindows(stacked_tensor(X, scaler.transform))
+    windows = stacked_tensor(X, scaler.transform)
     expected = scaler.transform(X.reshape(-1, n_features)).reshape(X.shape)
 
     idx = torch.as_tensor(rng.permutation(n))
     np.testing.assert_allclose(
-        windows.gather(idx).numpy(), expected[idx.numpy()], rtol=1e-6, atol=1e-6
+        gather(windows, idx).numpy(), expected[idx.numpy()], rtol=1e-6, atol=1e-6
     )
 
 
