@@ -113,10 +113,13 @@ def _outcome(call):
         return None
 
 
-def _assert_valid_predictions(predictions, n_rows, y_shape):
-    assert isinstance(predictions, np.ndarray)
-    assert predictions.shape == (n_rows,) + tuple(y_shape[1:])
-    assert np.isfinite(predictions).all(), predictions
+def _check_predict(fitted, X, n_rows, y_shape):
+    """predict either raises a clear error or returns finite, well-shaped values."""
+    predictions = _outcome(lambda: fitted.predict(X))
+    if predictions is not None:
+        assert isinstance(predictions, np.ndarray)
+        assert predictions.shape == (n_rows,) + tuple(y_shape[1:])
+        assert np.isfinite(predictions).all(), predictions
 
 
 @FUZZ
@@ -135,15 +138,11 @@ def test_fit_predict_on_generated_series(data):
     fitted = _outcome(lambda: estimator.fit(X, y))
     if fitted is None:
         return
-    predictions = _outcome(lambda: fitted.predict(X))
-    if predictions is not None:
-        _assert_valid_predictions(predictions, n_rows, y.shape)
+    _check_predict(fitted, X, n_rows, y.shape)
 
     n_new = data.draw(st.integers(1, 12), label="n_new")
     X_new = _as_dtype(data.draw(matrices(n_new, n_features)), dtype, missing)
-    predictions = _outcome(lambda: fitted.predict(X_new))
-    if predictions is not None:
-        _assert_valid_predictions(predictions, n_new, y.shape)
+    _check_predict(fitted, X_new, n_new, y.shape)
 
 
 @FUZZ
@@ -166,13 +165,9 @@ def test_fit_predict_on_generated_windows(data):
     fitted = _outcome(lambda: estimator.fit(X, y))
     if fitted is None:
         return
-    predictions = _outcome(lambda: fitted.predict(X))
-    if predictions is not None:
-        _assert_valid_predictions(predictions, n_samples, y.shape)
+    _check_predict(fitted, X, n_samples, y.shape)
     X_new = data.draw(matrices(3 * length, n_features)).reshape(3, length, n_features)
-    predictions = _outcome(lambda: fitted.predict(X_new))
-    if predictions is not None:
-        _assert_valid_predictions(predictions, 3, y.shape)
+    _check_predict(fitted, X_new, 3, y.shape)
 
 
 def test_windows_without_features_raise_a_clear_error():
