@@ -4,12 +4,14 @@ Skipped unless the ``dask`` extra is installed (``pip install sklstm[dask]``).
 """
 
 import logging
+import os
 
 import numpy as np
 import pytest
 
 pytest.importorskip("distributed")
 
+import dask
 import joblib
 import torch
 from distributed import Client, LocalCluster, get_task_stream
@@ -18,9 +20,17 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklstm import LSTMRegressor
 
 
+# The settings the README and the user guide recommend for training on Dask.
+RECOMMENDED_CONFIG = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.worker.profile.enabled": False,
+}
+
+
 @pytest.fixture(scope="module")
 def client():
     with (
+        dask.config.set(RECOMMENDED_CONFIG),
         LocalCluster(
             n_workers=2,
             processes=True,
@@ -109,3 +119,16 @@ def test_fit_uses_one_thread_inside_a_dask_worker(client):
     # fit and predict ran with one thread; the worker's 2 came back after.
     assert during == [1]
     assert after == 2
+
+
+def test_recommended_config_reaches_the_workers(client):
+    def worker_settings():
+        return (
+            os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+            dask.config.get("distributed.worker.profile.enabled"),
+        )
+
+    # Each worker keeps glibc's default trimming and runs no sampling profiler.
+    for trim, profiling in client.run(worker_settings).values():
+        assert trim is None
+        assert profiling is False
