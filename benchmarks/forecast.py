@@ -80,6 +80,7 @@ def panel_series():
     loaders["nile"] = statsmodels_column("nile", "volume")
     loaders["realgdp"] = statsmodels_column("macrodata", "realgdp")
     loaders["unemp"] = statsmodels_column("macrodata", "unemp")
+
     def finite(load):
         # pmdarima's ausbeer ends with a missing quarter.
         y = np.asarray(load(), dtype=float)
