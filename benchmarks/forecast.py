@@ -64,31 +64,22 @@ PMDARIMA_SERIES = [
 
 
 def panel_series():
-    """The ``--panel`` series as name: loader of a float ndarray."""
+    """The ``--panel`` series, as name: (loader, season) like ``SERIES``."""
     import pmdarima.datasets as pm
     import statsmodels.api as sm
 
-    def statsmodels_column(dataset, column):
-        return lambda: getattr(sm.datasets, dataset).load_pandas().data[column]
-
-    def elnino():
-        # Monthly sea surface temperatures, one row of 12 months per year.
-        return sm.datasets.elnino.load_pandas().data.iloc[:, 1:].to_numpy().ravel()
+    def macrodata(column):
+        return lambda: sm.datasets.macrodata.load_pandas().data[column]
 
     loaders = {name: getattr(pm, f"load_{name}") for name in PMDARIMA_SERIES}
-    loaders["elnino"] = elnino
-    loaders["nile"] = statsmodels_column("nile", "volume")
-    loaders["realgdp"] = statsmodels_column("macrodata", "realgdp")
-    loaders["unemp"] = statsmodels_column("macrodata", "unemp")
-
-    def finite(load):
-        # pmdarima's ausbeer ends with a missing quarter.
-        y = np.asarray(load(), dtype=float)
-        return y[: np.isfinite(y).nonzero()[0][-1] + 1]
-
-    return {
-        name: (lambda load=load: finite(load), None) for name, load in loaders.items()
-    }
+    loaders.update(
+        # One row of 12 monthly sea surface temperatures per year.
+        elnino=lambda: sm.datasets.elnino.load_pandas().data.iloc[:, 1:].to_numpy(),
+        nile=lambda: sm.datasets.nile.load_pandas().data["volume"],
+        realgdp=macrodata("realgdp"),
+        unemp=macrodata("unemp"),
+    )
+    return {name: (load, None) for name, load in loaders.items()}
 
 
 # The recommended settings for one-step-ahead forecasting of a univariate
@@ -149,7 +140,9 @@ def scores(y_true, y_pred):
 
 
 def evaluate(name, loader, season, seeds, split, panel=False):
-    y = np.asarray(loader(), dtype=float)
+    y = np.asarray(loader(), dtype=float).ravel()
+    # pmdarima's ausbeer ends with a missing quarter.
+    y = y[: np.flatnonzero(np.isfinite(y))[-1] + 1]
     if split == "validation":
         y = y[: split_point(len(y))]
     start = split_point(len(y))
