@@ -25,6 +25,7 @@ from numbers import Integral
 
 import numpy as np
 
+from ._regressor import _ndim
 from ._windowing import n_padding_rows
 
 
@@ -174,7 +175,7 @@ def rolling_forecast(estimator, X, start):
     True
     """
     n_rows = len(X)
-    if getattr(X, "ndim", np.ndim(X)) != 2:
+    if _ndim(X) != 2:
         raise ValueError(
             "rolling_forecast needs a 2D series of shape (n_timesteps, "
             "n_features); with 3D windows, predict the windows directly."
@@ -185,11 +186,20 @@ def rolling_forecast(estimator, X, start):
             f"start={start} leaves no row to predict in X with {n_rows} rows; "
             "pass a start below the number of rows."
         )
-    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-    reach = n_padding_rows(final.sequence_length, final.window_lag)
+    reach = _warmup_rows(_final_estimator(estimator))
     first = max(0, start - reach)
     rows = X.iloc[first:] if hasattr(X, "iloc") else np.asarray(X)[first:]
     return estimator.predict(rows)[start - first :]
+
+
+def _final_estimator(estimator):
+    """The estimator itself, or the last step of a Pipeline."""
+    return estimator[-1] if hasattr(estimator, "steps") else estimator
+
+
+def _warmup_rows(estimator):
+    """Rows of a 2D series before the first one whose window is complete."""
+    return n_padding_rows(estimator.sequence_length, estimator.window_lag)
 
 
 def _check_int(value, name, minimum):

@@ -11,22 +11,21 @@ predictions: it needs nothing specific to time series.
 """
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
-from ._windowing import n_padding_rows
+from .forecasting import _final_estimator, _warmup_rows
 
 
 def _axes(ax):
     """The given axes, or new ones on a new figure."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots()
     return ax
 
 
 def _check_fitted_history(estimator):
-    from sklearn.utils.validation import check_is_fitted
-
     check_is_fitted(estimator)
     if not hasattr(estimator, "loss_curve_"):
         raise TypeError(
@@ -132,9 +131,9 @@ class LossCurveDisplay:
 
         Parameters
         ----------
-        estimator : LSTMRegressor
-            A fitted estimator (``loss_curve_`` and, with ``early_stopping``,
-            ``validation_scores_`` are drawn).
+        estimator : LSTMRegressor or Pipeline
+            A fitted estimator, or a pipeline ending in one (``loss_curve_``
+            and, with ``early_stopping``, ``validation_scores_`` are drawn).
 
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
@@ -151,6 +150,7 @@ class LossCurveDisplay:
         display : LossCurveDisplay
             The display, with its artists.
         """
+        estimator = _final_estimator(estimator)
         _check_fitted_history(estimator)
         display = cls(
             loss_curve=estimator.loss_curve_,
@@ -205,10 +205,10 @@ class LossCurveDisplay:
                 self.validation_scores,
                 **{"label": f"{prefix}validation loss", **(validation_line_kw or {})},
             )
-            best_value = self.validation_scores[best - self._validation_epochs[0]]
+            best_value = np.min(self.validation_scores)
             best_label = f"best validation loss (epoch {best})"
         else:
-            best_value = self.loss_curve[best - 1]
+            best_value = np.min(self.loss_curve)
             best_label = f"lowest training loss (epoch {best})"
         # The marker takes the colour of the curve it marks, so that curves of
         # several estimators drawn on one axes keep their markers apart.
@@ -324,8 +324,8 @@ class SeriesPredictionDisplay:
 
         Parameters
         ----------
-        estimator : LSTMRegressor
-            A fitted estimator.
+        estimator : LSTMRegressor or Pipeline
+            A fitted estimator, or a pipeline ending in one.
 
         X : array-like of shape (n_timesteps, n_features) or \
                 (n_samples, sequence_length, n_features)
@@ -357,9 +357,8 @@ class SeriesPredictionDisplay:
             The display, with its artists.
         """
         y_pred = estimator.predict(X)
-        n_warmup = 0
-        if np.ndim(X) == 2:
-            n_warmup = n_padding_rows(estimator.sequence_length, estimator.window_lag)
+        final = _final_estimator(estimator)
+        n_warmup = _warmup_rows(final) if np.ndim(X) == 2 else 0
         if index is None:
             index = getattr(X, "index", None)
             if index is None:
@@ -371,7 +370,7 @@ class SeriesPredictionDisplay:
             n_warmup=n_warmup,
             output=output,
             ax=ax,
-            name=name or type(estimator).__name__,
+            name=name or type(final).__name__,
             **plot_kw,
         )
 
@@ -487,7 +486,8 @@ class SeriesPredictionDisplay:
         name = name or self.estimator_name
         positions = np.arange(len(self.y_true))[rows]
         index = np.arange(len(self.y_true)) if self.index is None else self.index
-        x = np.asarray(index)[positions]
+        index = np.asarray(index)
+        x = index[positions]
 
         (self.actual_line_,) = ax.plot(
             x, self.y_true[positions], **{"label": "actual", **(actual_kw or {})}
@@ -505,8 +505,8 @@ class SeriesPredictionDisplay:
             # one warm-up row still gets a visible band.
             end = warm[-1] + 1 if warm[-1] + 1 in positions else warm[-1]
             self.warmup_span_ = ax.axvspan(
-                np.asarray(index)[warm[0]],
-                np.asarray(index)[end],
+                index[warm[0]],
+                index[end],
                 **{
                     "color": "grey",
                     "alpha": 0.2,
@@ -514,7 +514,7 @@ class SeriesPredictionDisplay:
                     **(warmup_kw or {}),
                 },
             )
-        xlabel = "Row" if self.index is None else getattr(index, "name", None)
+        xlabel = "Row" if self.index is None else getattr(self.index, "name", None)
         ax.set_xlabel(xlabel or "")
         ax.set_ylabel("Target")
         ax.legend()

@@ -40,6 +40,7 @@ def test_public_names_cover_the_package(check_build):
     names = check_build.public_names()
     assert "sklstm.LSTMRegressor" in names
     assert "sklstm.LossCurveDisplay" in names
+    assert "sklstm.datasets.load_co2" in names
     assert not any(name.endswith("__version__") for name in names)
 
 

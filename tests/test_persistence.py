@@ -105,6 +105,8 @@ def _assert_same_model(loaded, original, X):
         ({"window_normalization": "standard", "learning_rate": "adaptive"}, "3d"),
         ({"window_normalization": "last", "window_lag": 1, "loss": "huber"}, "2d"),
         ({"random_state": np.random.RandomState(7), "alpha": 0.1}, "1d"),
+        # The forecasting recipe's fixed epochs: a non-finite parameter.
+        ({"n_iter_no_change": np.inf, "max_grad_norm": 1.0}, "1d"),
     ],
 )
 def test_round_trip_is_bit_identical(tmp_path, params, shape):

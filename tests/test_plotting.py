@@ -6,6 +6,8 @@ import sys
 import matplotlib
 import numpy as np
 import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 matplotlib.use("Agg")
 
@@ -123,6 +125,22 @@ def test_series_display_draws_actual_and_predicted(series, window_lag):
     # The band covers rows 0 .. n_warmup, the first row with full history.
     span = display.warmup_span_
     assert (span.get_x(), span.get_x() + span.get_width()) == (0, n_warmup)
+
+
+def test_displays_accept_a_pipeline_ending_in_the_estimator(series):
+    X, y = series
+    pipe = make_pipeline(StandardScaler(), LSTMRegressor(5, window_lag=1, max_iter=3))
+    pipe.fit(X, y)
+    reg = pipe[-1]
+
+    losses = LossCurveDisplay.from_estimator(pipe)
+    np.testing.assert_allclose(losses.line_.get_ydata(), reg.loss_curve_)
+    assert losses.estimator_name == "LSTMRegressor"
+    series_display = SeriesPredictionDisplay.from_estimator(pipe, X, y)
+    np.testing.assert_allclose(
+        series_display.predicted_line_.get_ydata(), pipe.predict(X)
+    )
+    assert series_display.n_warmup == 5 - 1 + 1
 
 
 def test_series_display_selects_rows_and_uses_a_datetime_index(series):

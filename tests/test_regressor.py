@@ -140,19 +140,18 @@ def test_pipeline_and_transformed_target(data):
 
 def test_grid_search_with_time_series_split_in_parallel(data):
     X, y = data
-    search = GridSearchCV(
-        LSTMRegressor(**dict(SMALL, max_iter=3)),
-        {"hidden_size": [4, 8], "sequence_length": [3, 6]},
-        cv=TimeSeriesSplit(n_splits=2),
-        n_jobs=2,
-    ).fit(X, y)
+
+    def fit_search(n_jobs):
+        return GridSearchCV(
+            LSTMRegressor(**dict(SMALL, max_iter=3)),
+            {"hidden_size": [4, 8], "sequence_length": [3, 6]},
+            cv=TimeSeriesSplit(n_splits=2),
+            n_jobs=n_jobs,
+        ).fit(X, y)
+
+    search = fit_search(n_jobs=2)
     assert search.best_params_["hidden_size"] in (4, 8)
-    serial = GridSearchCV(
-        LSTMRegressor(**dict(SMALL, max_iter=3)),
-        {"hidden_size": [4, 8], "sequence_length": [3, 6]},
-        cv=TimeSeriesSplit(n_splits=2),
-        n_jobs=1,
-    ).fit(X, y)
+    serial = fit_search(n_jobs=1)
     np.testing.assert_allclose(
         search.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
     )
