@@ -8,14 +8,13 @@ figures (the data, the training loss, actual vs predicted) as PNG files.
 """
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import make_regression
 from sklearn.metrics import mean_squared_error, r2_score
 
-from sklstm import LSTMRegressor
+from sklstm import LossCurveDisplay, LSTMRegressor, SeriesPredictionDisplay
 
 ALIGNMENTS = {
     "tutorial (window ends one row before its target, window_lag=1)": 1,
@@ -32,18 +31,12 @@ def make_data(n_samples=1000, random_state=42):
 
 def run(output_dir, max_iter=100, random_state=0):
     """Fit both alignments, print their scores, save the figures; return the scores."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     X, y = make_data()
     n_train = int(0.8 * len(X))
     X_train, X_test = X[:n_train], X[n_train:]
     y_train, y_test = y[:n_train], y[n_train:]
 
-    scores = {}
-    fitted = {}
+    scores, fitted = {}, {}
     for name, lag in ALIGNMENTS.items():
         print(f"\n{name}")
         reg = LSTMRegressor(
@@ -63,33 +56,40 @@ def run(output_dir, max_iter=100, random_state=0):
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    reg, y_pred = fitted[0]
 
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = _figure()
     ax.plot(X[:, 0], label="feature")
     ax.plot(y, label="target", alpha=0.7)
     ax.set(title="Original data", xlabel="row", ylabel="value")
     ax.legend()
     _save(fig, output_dir / "original_data.png")
 
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for lag, (r, _) in fitted.items():
-        ax.plot(np.arange(1, r.n_iter_ + 1), r.loss_curve_, label=f"window_lag={lag}")
-    ax.set(title="Training loss", xlabel="epoch", ylabel="MSE (scaled units)")
+    fig, ax = _figure()
+    for lag, (reg, _) in fitted.items():
+        LossCurveDisplay.from_estimator(reg, ax=ax, name=f"window_lag={lag}")
+    ax.set(title="Training loss", ylabel="MSE (scaled units)")
     ax.set_yscale("log")
-    ax.legend()
     _save(fig, output_dir / "training_loss.png")
 
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot(y_test, label="actual")
-    ax.plot(y_pred, label="predicted (window_lag=0)", alpha=0.8)
+    fig, ax = _figure()
+    SeriesPredictionDisplay.from_predictions(
+        y_test, fitted[0][1], ax=ax, name="window_lag=0"
+    )
     ax.plot(fitted[1][1], label="predicted (window_lag=1)", alpha=0.6)
-    ax.set(title="Actual vs predicted (test rows)", xlabel="test row", ylabel="target")
+    ax.set(title="Actual vs predicted (test rows)", xlabel="test row")
     ax.legend()
     _save(fig, output_dir / "actual_vs_predicted.png")
-    plt.close("all")
-    print(f"\nFigures written to {os.fspath(output_dir)}/")
+    print(f"\nFigures written to {output_dir}/")
     return scores
+
+
+def _figure():
+    # A bare Figure needs no backend: running the demo from a notebook or an
+    # IDE leaves the session's matplotlib backend alone.
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4))
+    return fig, fig.subplots()
 
 
 def _save(fig, path):
