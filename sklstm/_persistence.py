@@ -24,6 +24,7 @@ import io
 import json
 import math
 import types
+import typing
 import zipfile
 
 import numpy as np
@@ -535,7 +536,8 @@ def _decode_params(encoded):
 
 def _decode_history(encoded):
     _expect(encoded, dict, "history")
-    fields = {f.name: f.type for f in dataclasses.fields(History)}
+    # Resolved hints, so string annotations in _training would work as well.
+    fields = typing.get_type_hints(History)
     _expect_keys(encoded, set(fields), "history")
     has_best_state = encoded["best_state"]
     _expect(has_best_state, bool, "history.best_state")
