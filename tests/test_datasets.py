@@ -1,5 +1,7 @@
 """The shipped series load offline, with a regular DatetimeIndex and no gaps."""
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,3 +64,10 @@ def test_frame_fits_the_estimator_with_its_feature_name():
     ).fit(X, X["co2"])
     assert list(reg.feature_names_in_) == ["co2"]
     assert reg.predict(X).shape == (60,)
+
+
+def test_loaders_name_the_missing_dependency(monkeypatch):
+    # sys.modules[name] = None makes `import pandas` raise ImportError.
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match="pip install pandas"):
+        load_sunspots()

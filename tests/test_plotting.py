@@ -165,6 +165,25 @@ def test_series_display_selects_rows_and_uses_a_datetime_index(series):
     assert display.ax_.get_xlabel() == "date"
 
 
+def test_series_display_shades_only_drawn_warmup_rows():
+    y = np.arange(10.0)
+    # The drawn rows end inside the warm-up: the band stops at the last one.
+    display = SeriesPredictionDisplay.from_predictions(
+        y, y, n_warmup=5, rows=slice(0, 3)
+    )
+    span = display.warmup_span_
+    assert (span.get_x(), span.get_x() + span.get_width()) == (0, 2)
+
+
+def test_series_display_of_3d_windows_has_no_warmup(series):
+    X, y = series
+    windows = np.stack([X[i : i + 5] for i in range(len(X) - 4)])
+    reg = _fit(windows, y[4:])
+    display = SeriesPredictionDisplay.from_estimator(reg, windows, y[4:])
+    assert display.n_warmup == 0
+    assert display.warmup_span_ is None
+
+
 def test_series_display_from_predictions_of_a_2d_target():
     y_true = np.arange(20.0).reshape(10, 2)
     y_pred = y_true + 0.5
