@@ -12,7 +12,8 @@ by round, medians over the rounds):
   semantics (same LSTM and linear head, fused Adam, batch size, number of
   steps, shuffled), on the tutorial workload and on a larger one;
 - ``memory``: the peak extra memory of windowing and of one epoch of fit on
-  a long series, in a child process, against the raw float32 array;
+  a long series, in a child process, against the raw float32 array, and
+  what a fit on twice the rows adds (the memory each further row costs);
 - ``predict``: windows per second of ``predict`` against a bare
   ``module(x)`` loop over the same batches under ``inference_mode``;
 - ``grid``: ``GridSearchCV`` with ``n_jobs=1`` against ``n_jobs=2``, and
@@ -438,23 +439,14 @@ def _memory_at(quick, batch):
         "materialised_windows_bytes": raw * MEMORY_PARAMS["sequence_length"],
     }
     for stage in ("windowing", "train_step", "fit_one_epoch"):
-        result = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--memory-child",
-                stage,
-                str(n_rows),
-                str(batch),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        measured = json.loads(result.stdout.strip().splitlines()[-1])
+        measured = _memory_child(stage, n_rows, batch)
         out[f"{stage}_extra_bytes"] = measured["extra_bytes"]
         out[f"{stage}_ratio"] = measured["extra_bytes"] / raw
         out["peak_reset"] = measured["peak_reset"]
+    # What the fit needs for each further row: a fit on twice the rows.
+    doubled = _memory_child("fit_one_epoch", 2 * n_rows, batch)["extra_bytes"]
+    out["fit_one_epoch_2x_rows_extra_bytes"] = doubled
+    out["fit_marginal_ratio"] = (doubled - out["fit_one_epoch_extra_bytes"]) / raw
     # What the fit adds beyond the batch that any loop must hold.
     beyond = out["fit_one_epoch_extra_bytes"] - out["train_step_extra_bytes"]
     out["fit_beyond_train_step_ratio"] = beyond / raw
@@ -477,6 +469,16 @@ def _fit_rows(fit):
         )
 
 
+def _memory_child(stage, n_rows, batch):
+    result = subprocess.run(
+        [sys.executable, __file__, "--memory-child", stage, str(n_rows), str(batch)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def _memory_rows(results):
     for m in results:
         yield _memory_row(m)
@@ -497,7 +499,8 @@ def _memory_row(m):
         (
             f"windowing / raw = {m['windowing_ratio']:.2f}, "
             f"fit / raw = {m['fit_one_epoch_ratio']:.2f}, "
-            f"(fit - step) / raw = {m['fit_beyond_train_step_ratio']:.2f} "
+            f"(fit - step) / raw = {m['fit_beyond_train_step_ratio']:.2f}, "
+            f"each further row / raw row = {m['fit_marginal_ratio']:.2f} "
             f"(a window copy: {m['materialised_windows_bytes'] / raw:.0f})"
         ),
     )

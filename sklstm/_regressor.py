@@ -33,7 +33,7 @@ from ._windowing import (
     n_padding_rows,
     padded_series,
     series_windows,
-    stacked_tensor,
+    scaled_tensor,
 )
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
@@ -511,23 +511,19 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     ):
         """The training and (with early stopping) validation TrainingData."""
         windows = self._windows(X, x_scaler, device)
-        y_t = torch.as_tensor(
-            _transform(y_scaler, y2), dtype=torch.float32, device=device
-        )
+        y_t = scaled_tensor(y2, _transform_of(y_scaler), device)
         weight = None
         if sample_weight is not None:
             weight = torch.as_tensor(sample_weight, dtype=torch.float32, device=device)
         if not self.early_stopping or incremental:
-            return _training_data(
-                windows, y_t, weight, np.arange(len(y2)), device
-            ), None
+            return _training_data(windows, y_t, weight, range(len(y2))), None
         gap = (
             0 if X.ndim == 3 else n_padding_rows(self.sequence_length, self.window_lag)
         )
         train_idx, val_idx = time_ordered_split(len(y2), self.validation_fraction, gap)
         return (
-            _training_data(windows, y_t, weight, train_idx, device),
-            _training_data(windows, y_t, weight, val_idx, device),
+            _training_data(windows, y_t, weight, train_idx),
+            _training_data(windows, y_t, weight, val_idx),
         )
 
     def _train(
@@ -701,9 +697,9 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             )
 
     def _windows(self, X, x_scaler, device):
-        transform = None if x_scaler is None else x_scaler.transform
+        transform = _transform_of(x_scaler)
         if X.ndim == 3:
-            return stacked_tensor(X, transform, device)
+            return scaled_tensor(X, transform, device)
         if len(X) < self.sequence_length:
             warnings.warn(
                 f"X has {len(X)} rows, fewer than sequence_length="
@@ -752,7 +748,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
 
 
 def time_ordered_split(n_rows, validation_fraction, gap):
-    """Indices of training and validation targets; validation rows are the last.
+    """Ranges of training and validation targets; validation rows are the last.
 
     The ``gap`` rows just before the validation part are used by neither, so
     that no validation window (which reaches ``gap`` rows back) covers a
@@ -767,20 +763,22 @@ def time_ordered_split(n_rows, validation_fraction, gap):
             "rows between them). Increase 'validation_fraction' or the size of "
             "your dataset, or set early_stopping=False."
         )
-    return np.arange(n_train), np.arange(n_rows - n_val, n_rows)
+    return range(n_train), range(n_rows - n_val, n_rows)
 
 
-def _training_data(windows, y, weight, idx, device):
-    idx = torch.as_tensor(idx, device=device)
+def _training_data(windows, y, weight, rows):
+    """The TrainingData of the contiguous target ``rows``, as views."""
+    part = slice(rows.start, rows.stop)
     if weight is not None:
-        total = weight[idx].sum()
+        weight = weight[part]
+        total = weight.sum()
         if total <= 0:
             raise ValueError(
                 "The sample weights of the training (or validation) rows sum to "
                 "zero; give some of them a positive weight."
             )
-        weight = weight * (len(idx) / total)
-    return TrainingData(windows=windows, y=y, weight=weight, targets=idx)
+        weight = weight * (len(rows) / total)
+    return TrainingData(windows=windows[part], y=y[part], weight=weight)
 
 
 def _fitted_scaler(spec, data):
@@ -790,8 +788,8 @@ def _fitted_scaler(spec, data):
     return scaler.fit(data)
 
 
-def _transform(scaler, data):
-    return data if scaler is None else scaler.transform(data)
+def _transform_of(scaler):
+    return None if scaler is None else scaler.transform
 
 
 def _check_finite_range(data, name):

@@ -61,22 +61,22 @@ def series_windows(series, sequence_length, window_lag):
     return series.unfold(0, sequence_length, 1).transpose(1, 2)[:n_windows]
 
 
-def stacked_tensor(X, transform=None, device="cpu"):
-    """Float32 tensor of 3D windows, with ``transform`` applied feature-wise."""
-    n_features = X.shape[2]
+def scaled_tensor(X, transform=None, device="cpu"):
+    """Float32 tensor of ``X`` (2D rows or 3D windows), transformed feature-wise."""
+    n_features = X.shape[-1]
     out = torch.empty(X.shape, dtype=torch.float32)
     _fill(out.numpy().reshape(-1, n_features), X.reshape(-1, n_features), transform)
     return out.to(device)
 
 
-def gather(windows, idx):
-    """The windows ``idx`` as one contiguous batch.
+def gather(windows, idx, out=None):
+    """The windows ``idx`` as one contiguous batch, written into ``out`` if given.
 
     One ``index_select`` on the (possibly overlapping) windows is 3-8x faster
     than building the row indices of a batch and gathering rows, and its
     result is contiguous, as ``nn.LSTM`` wants.
     """
-    return torch.index_select(windows, 0, idx)
+    return torch.index_select(windows, 0, idx, out=out)
 
 
 def _fill(out, rows, transform):

@@ -32,7 +32,7 @@ def test_validation_rows_are_the_last_ones_after_a_gap():
     np.testing.assert_array_equal(val, np.arange(80, 100))
     np.testing.assert_array_equal(train, np.arange(0, 75))
     # No validation window (reaching `gap` rows back) covers a training target.
-    assert val.min() - 5 > train.max()
+    assert min(val) - 5 > max(train)
 
 
 def test_validation_split_too_small_is_a_clear_error():

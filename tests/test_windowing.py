@@ -11,7 +11,7 @@ import torch
 from sklearn.preprocessing import StandardScaler
 
 from sklstm import LSTMRegressor, _windowing
-from sklstm._windowing import gather, padded_series, series_windows, stacked_tensor
+from sklstm._windowing import gather, padded_series, series_windows, scaled_tensor
 
 
 def naive_windows(X, sequence_length, window_lag):
@@ -104,19 +104,22 @@ def test_padded_series_is_the_only_full_size_copy():
     assert windows.data_ptr() == series.data_ptr()  # a view, not a copy
 
 
+@pytest.mark.parametrize("ndim", [2, 3])
 @pytest.mark.parametrize("seed", range(5))
-def test_stacked_windows_equal_the_given_windows(seed, monkeypatch):
+def test_scaled_tensor_equals_the_scaled_array(seed, ndim, monkeypatch):
     monkeypatch.setattr(_windowing, "_CHUNK_ROWS", 5)
     rng = np.random.default_rng(seed)
-    n, length, n_features = (int(v) for v in rng.integers(1, 12, size=3))
-    X = rng.standard_normal((n, length, n_features)) * 3.0 + 1.0
+    shape = tuple(int(v) for v in rng.integers(1, 12, size=ndim))
+    n, n_features = shape[0], shape[-1]
+    X = rng.standard_normal(shape) * 3.0 + 1.0
     scaler = StandardScaler().fit(X.reshape(-1, n_features))
-    windows = stacked_tensor(X, scaler.transform)
+    out = scaled_tensor(X, scaler.transform)
+    assert out.dtype == torch.float32
     expected = scaler.transform(X.reshape(-1, n_features)).reshape(X.shape)
 
     idx = torch.as_tensor(rng.permutation(n))
     np.testing.assert_allclose(
-        gather(windows, idx).numpy(), expected[idx.numpy()], rtol=1e-6, atol=1e-6
+        gather(out, idx).numpy(), expected[idx.numpy()], rtol=1e-6, atol=1e-6
     )
 
 
