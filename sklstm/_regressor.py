@@ -520,10 +520,12 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         gap = (
             0 if X.ndim == 3 else n_padding_rows(self.sequence_length, self.window_lag)
         )
-        train_idx, val_idx = time_ordered_split(len(y2), self.validation_fraction, gap)
+        train_rows, val_rows = time_ordered_split(
+            len(y2), self.validation_fraction, gap
+        )
         return (
-            _training_data(windows, y_t, weight, train_idx),
-            _training_data(windows, y_t, weight, val_idx),
+            _training_data(windows, y_t, weight, train_rows),
+            _training_data(windows, y_t, weight, val_rows),
         )
 
     def _train(

@@ -132,7 +132,8 @@ def evaluate_loss(module, settings, data):
         n, device = len(data.y), data.y.device
         total = torch.zeros((), device=device)
         for start in range(0, n, _PREDICT_BATCH_SIZE):
-            idx = torch.arange(start, min(start + _PREDICT_BATCH_SIZE, n), device=device)
+            stop = min(start + _PREDICT_BATCH_SIZE, n)
+            idx = torch.arange(start, stop, device=device)
             w = None if data.weight is None else data.weight[idx]
             pred = module(gather(data.windows, idx))
             total += batch_loss(settings, pred, data.y[idx], w) * len(idx)

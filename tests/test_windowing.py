@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.preprocessing import StandardScaler
 
-from sklstm import LSTMRegressor, _windowing
+from sklstm import LSTMRegressor, _regressor, _windowing
 from sklstm._windowing import gather, padded_series, series_windows, scaled_tensor
 
 
@@ -162,3 +162,60 @@ def test_estimator_feeds_the_naive_windows(window_lag):
 
     est.predict(X)
     np.testing.assert_array_equal(torch.cat(est.seen_["eval"]).numpy(), expected)
+
+
+def test_shuffled_epochs_feed_each_training_window_once_and_validate_the_last():
+    # With early stopping: every epoch trains on a new permutation of exactly
+    # the training windows, and scores the last rows' windows in order.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((37, 2)).astype(np.float32)
+    est = _RecordingRegressor(
+        sequence_length=6,
+        window_lag=1,
+        hidden_size=4,
+        num_layers=1,
+        batch_size=8,
+        max_iter=2,
+        early_stopping=True,
+        validation_fraction=0.25,
+        x_scaler=None,
+        y_scaler=None,
+        n_iter_no_change=np.inf,
+        random_state=0,
+    ).fit(X, rng.standard_normal(37))
+    expected = naive_windows(X, 6, 1)
+    seen = torch.cat(est.seen_["train"]).numpy()
+    # 10 validation rows, a gap of sequence_length - 1 + window_lag = 6 rows.
+    n_train = 37 - 10 - 6
+    first, second = seen[:n_train], seen[n_train:]
+
+    def as_set(windows):  # a multiset: the first rows' padded windows repeat
+        return sorted(w.tobytes() for w in windows)
+
+    assert as_set(first) == as_set(second) == as_set(expected[:n_train])
+    assert not np.array_equal(first, second)
+    validation = torch.cat(est.seen_["eval"]).numpy()
+    np.testing.assert_array_equal(validation, np.concatenate([expected[27:]] * 2))
+
+
+def test_training_and_validation_sets_share_one_series(monkeypatch):
+    # Both sets are slices of the same padded series and scaled targets:
+    # no per-set copy of windows, targets or row indices.
+    captured = {}
+    run_epochs = _regressor.run_epochs
+
+    def capture(module, optimizer, settings, train, validation, *args):
+        captured.update(train=train, validation=validation)
+        return run_epochs(module, optimizer, settings, train, validation, *args)
+
+    monkeypatch.setattr(_regressor, "run_epochs", capture)
+    rng = np.random.default_rng(0)
+    LSTMRegressor(
+        5, hidden_size=4, num_layers=1, max_iter=1, early_stopping=True
+    ).fit(rng.standard_normal((50, 3)), rng.standard_normal(50))
+    train, validation = captured["train"], captured["validation"]
+    for name in ("windows", "y"):
+        a, b = getattr(train, name), getattr(validation, name)
+        assert a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+    # validation_fraction=0.1: 5 rows, after a gap of sequence_length - 1 = 4.
+    assert (len(train.y), len(validation.y)) == (50 - 5 - 4, 5)
