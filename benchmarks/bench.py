@@ -453,6 +453,16 @@ def _memory_at(quick, batch):
     return out
 
 
+def _memory_child(stage, n_rows, batch):
+    result = subprocess.run(
+        [sys.executable, __file__, "--memory-child", stage, str(n_rows), str(batch)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 # --------------------------------------------------------------------------
 # Report
 
@@ -467,16 +477,6 @@ def _fit_rows(fit):
             f"{r['estimator']['median_s']:.3f} s vs {r['hand_loop']['median_s']:.3f} s",
             f"estimator / hand loop = {r['ratio']:.3f}",
         )
-
-
-def _memory_child(stage, n_rows, batch):
-    result = subprocess.run(
-        [sys.executable, __file__, "--memory-child", stage, str(n_rows), str(batch)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def _memory_rows(results):

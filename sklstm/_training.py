@@ -112,32 +112,33 @@ def batch_loss(settings, pred, y, weight):
     return (per_row.mean(dim=1) * weight).mean()
 
 
+def _batches_in_order(windows):
+    """``(rows, batch)`` for consecutive runs of windows, for inference."""
+    for start in range(0, len(windows), _PREDICT_BATCH_SIZE):
+        stop = min(start + _PREDICT_BATCH_SIZE, len(windows))
+        idx = torch.arange(start, stop, device=windows.device)
+        yield slice(start, stop), gather(windows, idx)
+
+
 @torch.inference_mode()
 def predict_windows(module, windows, n_outputs):
     """Outputs of ``module`` for every window, as a float64 ndarray."""
     module.eval()
-    device = next(module.parameters()).device
     out = np.empty((len(windows), n_outputs), dtype=np.float64)
-    for start in range(0, len(windows), _PREDICT_BATCH_SIZE):
-        stop = min(start + _PREDICT_BATCH_SIZE, len(windows))
-        idx = torch.arange(start, stop, device=device)
-        out[start:stop] = module(gather(windows, idx)).cpu().numpy()
+    for rows, batch in _batches_in_order(windows):
+        out[rows] = module(batch).cpu().numpy()
     return out
 
 
+@torch.inference_mode()
 def evaluate_loss(module, settings, data):
     """Mean (weighted) loss of ``module`` over a :class:`TrainingData`."""
-    with torch.inference_mode():
-        module.eval()
-        n, device = len(data.y), data.y.device
-        total = torch.zeros((), device=device)
-        for start in range(0, n, _PREDICT_BATCH_SIZE):
-            stop = min(start + _PREDICT_BATCH_SIZE, n)
-            idx = torch.arange(start, stop, device=device)
-            w = None if data.weight is None else data.weight[idx]
-            pred = module(gather(data.windows, idx))
-            total += batch_loss(settings, pred, data.y[idx], w) * len(idx)
-        return total.item() / n
+    module.eval()
+    total = torch.zeros((), device=data.y.device)
+    for rows, batch in _batches_in_order(data.windows):
+        w = None if data.weight is None else data.weight[rows]
+        total += batch_loss(settings, module(batch), data.y[rows], w) * len(batch)
+    return total.item() / len(data.y)
 
 
 @dataclass

@@ -13,6 +13,7 @@ predictions: it needs nothing specific to time series.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._regressor import _ndim
 from .forecasting import _final_estimator, _warmup_rows
 
 
@@ -358,7 +359,7 @@ class SeriesPredictionDisplay:
         """
         y_pred = estimator.predict(X)
         final = _final_estimator(estimator)
-        n_warmup = _warmup_rows(final) if np.ndim(X) == 2 else 0
+        n_warmup = _warmup_rows(final) if _ndim(X) == 2 else 0
         if index is None:
             index = getattr(X, "index", None)
             if index is None:

@@ -70,6 +70,22 @@ def test_early_stopping_scores_the_last_rows_and_restores_the_best_epoch(data):
     np.testing.assert_array_equal(at_best.predict(X), reg.predict(X))
 
 
+def test_validation_loss_is_weighted_by_sample_weight(data):
+    X, y = data
+    weight = np.random.default_rng(0).uniform(0.1, 3.0, len(y))
+    reg = LSTMRegressor(
+        **dict(SMALL, early_stopping=True, validation_fraction=0.2, max_iter=3)
+    ).fit(X, y, sample_weight=weight)
+
+    # The restored model's weighted MSE on the last 20% rows, in scaled units.
+    n_val = 30
+    y_scaled = reg.y_scaler_.transform(y[-n_val:, None]).ravel()
+    pred_scaled = reg.y_scaler_.transform(reg.predict(X)[-n_val:, None]).ravel()
+    expected = np.average((pred_scaled - y_scaled) ** 2, weights=weight[-n_val:])
+    assert reg.best_validation_score_ == pytest.approx(expected, rel=1e-4)
+    assert expected != pytest.approx(np.mean((pred_scaled - y_scaled) ** 2), rel=1e-3)
+
+
 def test_early_stopping_stops_before_max_iter(data):
     X, y = data
     reg = LSTMRegressor(

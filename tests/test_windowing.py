@@ -137,6 +137,21 @@ class _RecordingRegressor(LSTMRegressor):
         return module
 
 
+def _recording(**params):
+    """A small unscaled recorder: what it records are the raw windows of X."""
+    defaults = dict(
+        sequence_length=6,
+        hidden_size=4,
+        num_layers=1,
+        batch_size=8,
+        x_scaler=None,
+        y_scaler=None,
+        n_iter_no_change=np.inf,
+        random_state=0,
+    )
+    return _RecordingRegressor(**{**defaults, **params})
+
+
 @pytest.mark.parametrize("window_lag", [0, 1, 3])
 def test_estimator_feeds_the_naive_windows(window_lag):
     # End to end: without scaling or shuffling, the batches fit and predict
@@ -144,19 +159,7 @@ def test_estimator_feeds_the_naive_windows(window_lag):
     rng = np.random.default_rng(window_lag)
     X = rng.standard_normal((37, 2)).astype(np.float32)
     y = rng.standard_normal(37)
-    est = _RecordingRegressor(
-        sequence_length=6,
-        window_lag=window_lag,
-        hidden_size=4,
-        num_layers=1,
-        batch_size=8,
-        max_iter=1,
-        shuffle=False,
-        x_scaler=None,
-        y_scaler=None,
-        n_iter_no_change=np.inf,
-        random_state=0,
-    ).fit(X, y)
+    est = _recording(window_lag=window_lag, max_iter=1, shuffle=False).fit(X, y)
     expected = naive_windows(X, 6, window_lag)
     np.testing.assert_array_equal(torch.cat(est.seen_["train"]).numpy(), expected)
 
@@ -169,19 +172,8 @@ def test_shuffled_epochs_feed_each_training_window_once_and_validate_the_last():
     # the training windows, and scores the last rows' windows in order.
     rng = np.random.default_rng(0)
     X = rng.standard_normal((37, 2)).astype(np.float32)
-    est = _RecordingRegressor(
-        sequence_length=6,
-        window_lag=1,
-        hidden_size=4,
-        num_layers=1,
-        batch_size=8,
-        max_iter=2,
-        early_stopping=True,
-        validation_fraction=0.25,
-        x_scaler=None,
-        y_scaler=None,
-        n_iter_no_change=np.inf,
-        random_state=0,
+    est = _recording(
+        window_lag=1, max_iter=2, early_stopping=True, validation_fraction=0.25
     ).fit(X, rng.standard_normal(37))
     expected = naive_windows(X, 6, 1)
     seen = torch.cat(est.seen_["train"]).numpy()
