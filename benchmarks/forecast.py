@@ -17,7 +17,8 @@ protocol inside the training part only (its last 20% as the test period),
 so the test period never informed it. ``--panel`` runs the baselines and
 the recipe on 11 other classic series that ship with statsmodels and
 pmdarima (``pip install statsmodels pmdarima``), to check that the recipe
-generalises beyond the two series it was chosen on.
+generalises beyond the two series it was chosen on. ``peers.py`` runs
+neuralforecast's and darts' per-window-normalised LSTMs under this protocol.
 
 Usage::
 
