@@ -140,12 +140,28 @@ def scores(y_true, y_pred):
     }
 
 
-def evaluate(name, loader, season, seeds, split, panel=False):
+def series_values(loader, split="test"):
+    """The series as floats; with ``split="validation"``, its training part."""
     y = np.asarray(loader(), dtype=float).ravel()
     # pmdarima's ausbeer ends with a missing quarter.
     y = y[: np.flatnonzero(np.isfinite(y))[-1] + 1]
     if split == "validation":
         y = y[: split_point(len(y))]
+    return y
+
+
+def over_seeds(runs):
+    """Mean and standard deviation over the runs (one a seed) of each score."""
+    summary = {}
+    for score in ("rmse", "mae"):
+        values = [run[score] for run in runs]
+        summary[score] = float(np.mean(values))
+        summary[f"{score}_std"] = float(np.std(values))
+    return {**summary, "runs": runs}
+
+
+def evaluate(name, loader, season, seeds, split, panel=False):
+    y = series_values(loader, split)
     start = split_point(len(y))
     truth = y[start:]
     results = {"last value": scores(truth, last_value(y, start))}
@@ -171,13 +187,7 @@ def evaluate(name, loader, season, seeds, split, panel=False):
                 f"({info['n_iter']} epochs, {info['fit_seconds']:.0f} s)",
                 flush=True,
             )
-        results[label] = {
-            "rmse": float(np.mean([r["rmse"] for r in runs])),
-            "rmse_std": float(np.std([r["rmse"] for r in runs])),
-            "mae": float(np.mean([r["mae"] for r in runs])),
-            "mae_std": float(np.std([r["mae"] for r in runs])),
-            "runs": runs,
-        }
+        results[label] = over_seeds(runs)
     return {"n_train": start, "n_test": len(truth), "methods": results}
 
 

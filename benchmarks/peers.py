@@ -22,7 +22,7 @@ values), the horizon (1) and the options the issue names.
 Neither library is a dependency of sklstm; install them apart::
 
     pip install neuralforecast "u8darts[torch]"
-    python benchmarks/peers.py                 # 5 seeds, about 3 minutes
+    python benchmarks/peers.py                 # 5 seeds, about 4 minutes
     python benchmarks/peers.py --seeds 0 --series co2
 
 Measured (5 seeds, RMSE mean and standard deviation; the LSTMRegressor
@@ -40,8 +40,18 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from forecast import (
+    SERIES,
+    WINDOW,
+    over_seeds,
+    scores,
+    series_values,
+    split_point,
+    table,
+)
 
-from forecast import SERIES, WINDOW, scores, split_point
+# Each peer returns the rows it forecast and its forecasts, so that the
+# alignment with the test values is checked, not assumed.
 
 
 def neuralforecast_lstm(y, start, seed):
@@ -63,7 +73,8 @@ def neuralforecast_lstm(y, start, seed):
     # refit=False: one fit on the values before the first cutoff, then a
     # one-step forecast from every cutoff, as in forecast.py.
     cv = nf.cross_validation(df, n_windows=len(y) - start, step_size=1, refit=False)
-    return cv.sort_values("ds")["LSTM"].to_numpy()
+    cv = cv.sort_values("ds")
+    return cv["ds"].to_numpy(), cv["LSTM"].to_numpy()
 
 
 def darts_block_rnn(y, start, seed):
@@ -97,7 +108,8 @@ def darts_block_rnn(y, start, seed):
         last_points_only=True,
         verbose=False,
     )
-    return scaler.inverse_transform(forecasts).values().ravel()
+    forecasts = scaler.inverse_transform(forecasts)
+    return np.asarray(forecasts.time_index), forecasts.values().ravel()
 
 
 PEERS = {
@@ -123,34 +135,24 @@ def main():
 
     results = {}
     for name in args.series:
-        loader, _ = SERIES[name]
-        y = np.asarray(loader(), dtype=float).ravel()
+        y = series_values(SERIES[name][0])
         start = split_point(len(y))
-        results[name] = {}
+        methods = {}
         for label, peer in PEERS.items():
             runs = []
             for seed in args.seeds:
                 tic = time.perf_counter()
-                pred = peer(y, start, seed)
-                assert pred.shape == (len(y) - start,), pred.shape
+                rows, pred = peer(y, start, seed)
+                np.testing.assert_array_equal(rows, np.arange(start, len(y)))
+                seconds = time.perf_counter() - tic
                 runs.append(
-                    {
-                        "seed": seed,
-                        **scores(y[start:], pred),
-                        "fit_seconds": time.perf_counter() - tic,
-                    }
+                    {"seed": seed, **scores(y[start:], pred), "seconds": seconds}
                 )
                 print(f"  {name} {label} seed {seed}: rmse {runs[-1]['rmse']:.4g}")
-            rmse = [r["rmse"] for r in runs]
-            results[name][label] = {
-                "rmse": float(np.mean(rmse)),
-                "rmse_std": float(np.std(rmse)),
-                "mae": float(np.mean([r["mae"] for r in runs])),
-                "runs": runs,
-            }
-            print(
-                f"{name:<10} {label:<28} RMSE {np.mean(rmse):.3f} ± {np.std(rmse):.3f}"
-            )
+            methods[label] = over_seeds(runs)
+        results[name] = {"n_train": start, "n_test": len(y) - start, "methods": methods}
+    print()
+    print(table(results))
 
     import darts
     import neuralforecast

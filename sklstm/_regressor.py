@@ -32,8 +32,8 @@ from ._training import (
 from ._windowing import (
     n_padding_rows,
     padded_series,
-    series_windows,
     scaled_tensor,
+    series_windows,
 )
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")

@@ -19,7 +19,6 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
 from sklstm import LSTMRegressor
 
-
 # The settings the README and the user guide recommend for training on Dask.
 RECOMMENDED_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,

@@ -11,7 +11,7 @@ import torch
 from sklearn.preprocessing import StandardScaler
 
 from sklstm import LSTMRegressor, _regressor, _windowing
-from sklstm._windowing import gather, padded_series, series_windows, scaled_tensor
+from sklstm._windowing import gather, padded_series, scaled_tensor, series_windows
 
 
 def naive_windows(X, sequence_length, window_lag):
@@ -202,9 +202,9 @@ def test_training_and_validation_sets_share_one_series(monkeypatch):
 
     monkeypatch.setattr(_regressor, "run_epochs", capture)
     rng = np.random.default_rng(0)
-    LSTMRegressor(
-        5, hidden_size=4, num_layers=1, max_iter=1, early_stopping=True
-    ).fit(rng.standard_normal((50, 3)), rng.standard_normal(50))
+    LSTMRegressor(5, hidden_size=4, num_layers=1, max_iter=1, early_stopping=True).fit(
+        rng.standard_normal((50, 3)), rng.standard_normal(50)
+    )
     train, validation = captured["train"], captured["validation"]
     for name in ("windows", "y"):
         a, b = getattr(train, name), getattr(validation, name)
