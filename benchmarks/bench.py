@@ -18,7 +18,11 @@ by round, medians over the rounds):
   ``module(x)`` loop over the same batches under ``inference_mode``;
 - ``grid``: ``GridSearchCV`` with ``n_jobs=1`` against ``n_jobs=2``, and
   against a 2-worker Dask ``LocalCluster`` when ``distributed`` is installed;
-- ``threads``: the default model's fit with 1 against 2 torch threads.
+- ``threads``: the default model's fit with 1 against 2 torch threads;
+- ``seeding``: the hand loop seeded through torch's global generator (the
+  estimator's scheme before it owned its generators) against the same loop
+  drawing weights, shuffles and dropout masks from a generator of its own,
+  as ``fit`` now does, with and without dropout.
 
 It prints a table and writes the medians and ratios as JSON (``--out``).
 Timings are only meaningful on an otherwise idle machine.
@@ -43,6 +47,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sklstm import LSTMRegressor
+from sklstm._model import LSTMNet
 
 RAW_FEATURES = 8  # the memory workload's width
 MB = 1e6
@@ -110,9 +115,11 @@ def quick_workloads():
 class HandLSTM(nn.Module):
     """What a user writes by hand: an LSTM and a linear head on the last step."""
 
-    def __init__(self, n_features, hidden_size, num_layers):
+    def __init__(self, n_features, hidden_size, num_layers, dropout=0.0):
         super().__init__()
-        self.lstm = nn.LSTM(n_features, hidden_size, num_layers, batch_first=True)
+        self.lstm = nn.LSTM(
+            n_features, hidden_size, num_layers, batch_first=True, dropout=dropout
+        )
         self.head = nn.Linear(hidden_size, 1)
 
     def forward(self, x):
@@ -135,19 +142,35 @@ def edge_windows(X, sequence_length):
     return np.ascontiguousarray(windows.transpose(0, 2, 1))
 
 
-def hand_fit(windows, y, params, epochs, seed=0):
-    """A tight training loop: shuffled mini-batches, fused Adam, one sync per epoch."""
-    torch.manual_seed(seed)
-    model = HandLSTM(windows.shape[2], params["hidden_size"], params["num_layers"])
+def hand_fit(windows, y, params, epochs, seed=0, dropout=0.0, own_generator=False):
+    """A tight training loop: shuffled mini-batches, fused Adam, one sync per epoch.
+
+    Seeded through torch's global generator, or with ``own_generator`` from
+    a generator of its own, as ``LSTMRegressor.fit`` is (its module draws the
+    weights and, layer by layer, the dropout masks from it).
+    """
+    args = (windows.shape[2], params["hidden_size"], params["num_layers"])
+    if own_generator:
+        generator = torch.Generator().manual_seed(seed)
+        model = LSTMNet(*args[:1], 1, *args[1:], dropout, False, generator=generator)
+        forward = lambda x: model(x, masks)  # noqa: E731
+    else:
+        torch.manual_seed(seed)
+        generator = None
+        model = forward = HandLSTM(*args, dropout=dropout)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     n, batch_size = len(windows), params["batch_size"]
     model.train()
     for _ in range(epochs):
-        order = torch.randperm(n)
+        order = torch.randperm(n, generator=generator)
+        masks = None
+        if own_generator and dropout:
+            seed = int(torch.randint(2**62, (1,), generator=generator))
+            masks = torch.Generator().manual_seed(seed)
         total = torch.zeros(())
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
-            loss = F.mse_loss(model(windows[idx]), y[idx])
+            loss = F.mse_loss(forward(windows[idx]), y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -242,6 +265,31 @@ def bench_threads(quick):
     )
     ratio = timed["2_thread"]["median_s"] / timed["1_thread"]["median_s"]
     return {**timed, "ratio_2_over_1": ratio}
+
+
+def bench_seeding(quick):
+    """Cost of owning the generators, on the tutorial workload (hand loops)."""
+    X, y = tutorial_data()
+    params = FIT_WORKLOADS["tutorial"]["params"]
+    windows, ys = materialised_windows(X, y, params["sequence_length"])
+    epochs = 2 if quick else 10
+    contenders = {
+        f"{scheme}{'_dropout' if dropout else ''}": (
+            lambda own=scheme == "own", p=dropout: hand_fit(
+                windows, ys, params, epochs, dropout=p, own_generator=own
+            )
+        )
+        for dropout in (0.0, 0.2)
+        for scheme in ("global", "own")
+    }
+    timed = interleaved(contenders, 3 if quick else 7)
+    return {
+        **timed,
+        "ratio_own_over_global": timed["own"]["median_s"] / timed["global"]["median_s"],
+        "ratio_own_over_global_dropout": (
+            timed["own_dropout"]["median_s"] / timed["global_dropout"]["median_s"]
+        ),
+    }
 
 
 def bench_predict(quick):
@@ -412,7 +460,7 @@ def memory_child(stage, n_rows, batch):
     if stage == "windowing":
         scaler = MinMaxScaler().fit(X)
         windows = series_windows(
-            padded_series(X, length, 0, scaler.transform), length, 0
+            padded_series(X, length, scaler.transform), length, 0
         )
         gather(windows, torch.randperm(len(windows))[:batch])
     elif stage == "train_step":
@@ -531,6 +579,17 @@ def _threads_rows(t):
     )
 
 
+def _seeding_rows(s):
+    yield (
+        "seeding (tutorial hand loop, global vs own generator)",
+        f"{s['global']['median_s']:.3f} s vs {s['own']['median_s']:.3f} s; "
+        f"dropout 0.2: {s['global_dropout']['median_s']:.3f} s vs "
+        f"{s['own_dropout']['median_s']:.3f} s",
+        f"own / global = {s['ratio_own_over_global']:.3f}, with dropout "
+        f"{s['ratio_own_over_global_dropout']:.3f}",
+    )
+
+
 def print_table(results):
     formatters = {
         "fit": _fit_rows,
@@ -538,6 +597,7 @@ def print_table(results):
         "predict": _predict_rows,
         "grid": _grid_rows,
         "threads": _threads_rows,
+        "seeding": _seeding_rows,
     }
     rows = [
         row
@@ -550,7 +610,7 @@ def print_table(results):
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
-SECTIONS = ("fit", "memory", "predict", "grid", "threads")
+SECTIONS = ("fit", "memory", "predict", "grid", "threads", "seeding")
 
 
 def environment():
@@ -598,6 +658,7 @@ def main(argv=None):
         "predict": lambda: bench_predict(args.quick),
         "grid": lambda: bench_grid(args.quick),
         "threads": lambda: bench_threads(args.quick),
+        "seeding": lambda: bench_seeding(args.quick),
     }
     results["section_s"] = {}
     for name in args.only:

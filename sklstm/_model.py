@@ -1,5 +1,8 @@
 """The torch module: an LSTM and a linear head on its last time step."""
 
+import math
+
+import torch
 from torch import nn
 
 # Floor for a window's standard deviation, so that a flat window does not
@@ -18,6 +21,11 @@ class LSTMNet(nn.Module):
     shifts beyond the range seen in training. ``"last"`` centres each window
     on its last row instead of its mean, so the head predicts the change from
     the last value.
+
+    The weights are drawn from ``generator`` (the distributions of
+    ``nn.LSTM`` and ``nn.Linear``), and dropout masks from the generator
+    passed to :meth:`forward`: torch's process-wide generator is never used,
+    so fits running in concurrent threads stay reproducible.
     """
 
     def __init__(
@@ -30,29 +38,76 @@ class LSTMNet(nn.Module):
         bidirectional,
         window_normalization=None,
         target_feature=0,
+        generator=None,
     ):
         super().__init__()
+        # Built on the meta device, so that nn.LSTM's own initialisation
+        # draws nothing from the global generator.
         self.lstm = nn.LSTM(
             n_features,
             hidden_size,
             num_layers=num_layers,
-            dropout=dropout if num_layers > 1 else 0.0,
             bidirectional=bidirectional,
             batch_first=True,
+            device="meta",
         )
-        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), n_outputs)
+        n_directions = 2 if bidirectional else 1
+        self.head = nn.Linear(hidden_size * n_directions, n_outputs, device="meta")
+        self.to_empty(device="cpu")
+        self.dropout = dropout if num_layers > 1 else 0.0
         self.window_normalization = window_normalization
         self.target_feature = target_feature
+        self.reset_parameters(torch.Generator() if generator is None else generator)
 
-    def forward(self, x):
+    @torch.no_grad()
+    def reset_parameters(self, generator):
+        """Draw every weight from ``generator``, as nn.LSTM and nn.Linear do."""
+        bound = 1 / math.sqrt(self.lstm.hidden_size)
+        for weight in self.lstm.parameters():
+            weight.uniform_(-bound, bound, generator=generator)
+        bound = 1 / math.sqrt(self.head.in_features)
+        for weight in self.head.parameters():
+            weight.uniform_(-bound, bound, generator=generator)
+
+    def forward(self, x, dropout_generator=None):
         if self.window_normalization is None:
-            out, _ = self.lstm(x)
-            return self.head(out[:, -1])
+            return self.head(self._last_step(x, dropout_generator))
         std = x.std(dim=1, keepdim=True, correction=0).clamp_min(_MIN_WINDOW_STD)
         if self.window_normalization == "last":
             centre = x[:, -1:]
         else:
             centre = x.mean(dim=1, keepdim=True)
-        out, _ = self.lstm((x - centre) / std)
+        out = self._last_step((x - centre) / std, dropout_generator)
         k = self.target_feature
-        return self.head(out[:, -1]) * std[:, 0, k, None] + centre[:, 0, k, None]
+        return self.head(out) * std[:, 0, k, None] + centre[:, 0, k, None]
+
+    def _last_step(self, x, generator):
+        """The LSTM's output at the last time step of each window."""
+        if not (self.training and self.dropout > 0):
+            return self.lstm(x)[0][:, -1]
+        # nn.LSTM's inter-layer dropout draws from the global generator, so
+        # with dropout the layers run one by one, masks drawn from ours.
+        lstm = self.lstm
+        n_directions = 2 if lstm.bidirectional else 1
+        per_layer = len(lstm._flat_weights) // lstm.num_layers
+        state = x.new_zeros((n_directions, len(x), lstm.hidden_size))
+        out = x
+        for layer in range(lstm.num_layers):
+            if layer:
+                keep = torch.empty_like(out).bernoulli_(
+                    1 - self.dropout, generator=generator
+                )
+                out = out * keep / (1 - self.dropout)
+            weights = lstm._flat_weights[layer * per_layer : (layer + 1) * per_layer]
+            out = torch.lstm(
+                out,
+                (state, state),
+                weights,
+                lstm.bias,
+                1,
+                0.0,
+                True,
+                lstm.bidirectional,
+                True,
+            )[0]
+        return out[:, -1]

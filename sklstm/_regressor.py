@@ -31,6 +31,7 @@ from ._training import (
 )
 from ._windowing import (
     n_padding_rows,
+    n_rows_without_history,
     padded_series,
     scaled_tensor,
     series_windows,
@@ -256,9 +257,15 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
 
     **Warm-up rows.** The first ``sequence_length - 1 + window_lag`` rows have
     too little history; their windows are padded with copies of the first row
-    of the X at hand, identically in ``fit`` and ``predict``. To predict the
-    rows of a test period from real history, pass the preceding rows too and
-    drop their predictions.
+    of the X at hand, identically in ``fit`` and ``predict``. With
+    ``window_lag >= 1`` the first ``window_lag`` rows have no earlier row at
+    all (a padded window would hold only rows at or after the target, a
+    look-ahead): they are not used as training or validation targets, and
+    ``predict`` gives them the output for an all-zero window (in scaled
+    units), a constant that carries no information about their targets. No
+    window ever holds its target's row or a later one. To predict the rows
+    of a test period from real history, pass the preceding rows too and drop
+    their predictions (:func:`~sklstm.rolling_forecast` does it).
 
     Examples
     --------
@@ -480,17 +487,28 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def _validate_fit_input(self, X, y, sample_weight, resume):
-        """Validated X, y as 2D, whether y was 1D, and validated sample_weight."""
+        """Validated X; y as 2D and sample_weight, of the rows that have history
+        (see ``_rows_without_history``); and whether y was 1D."""
         X, y = self._validate_fit_data(X, y, reset=not resume)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, ensure_non_negative=True
             )
+        skip = self._rows_without_history(X)
+        if skip == len(X):
+            raise ValueError(
+                f"X has {len(X)} rows, but with window_lag={self.window_lag} the "
+                f"first {self.window_lag} rows have no earlier row to form a window "
+                f"and are not used as targets. Pass at least {self.window_lag + 1} "
+                "rows."
+            )
+        y2 = y.reshape(len(y), -1)[skip:]
+        if sample_weight is not None:
+            sample_weight = sample_weight[skip:]
             if not sample_weight.any():
                 raise ValueError(
                     "All sample weights are zero; give some rows a positive weight."
                 )
-        y2 = y.reshape(len(y), -1)
         _check_finite_range(X.reshape(-1, X.shape[-1]), "X")
         _check_finite_range(y2, "y")
         if resume and y2.shape[1] != self.n_outputs_:
@@ -509,7 +527,10 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     def _training_sets(
         self, X, y2, sample_weight, x_scaler, y_scaler, device, incremental
     ):
-        """The training and (with early stopping) validation TrainingData."""
+        """The training and (with early stopping) validation TrainingData.
+
+        ``y2`` and ``sample_weight`` hold the rows that have a window only.
+        """
         windows = self._windows(X, x_scaler, device)
         y_t = scaled_tensor(y2, _transform_of(y_scaler), device)
         weight = None
@@ -547,35 +568,36 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             module = copy.deepcopy(self.module_).to(device)
             history = copy.deepcopy(self._history)
         else:
-            module, history = None, History(learning_rate=self.learning_rate_init)
+            history = History(learning_rate=self.learning_rate_init)
         if validation is not None and history.validation_scores is None:
             history.validation_scores = []
-        forked = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=forked):
-            if resume:
-                torch.set_rng_state(self._rng_state)
-            else:
-                torch.manual_seed(seed_from_random_state(self.random_state))
-            if module is None:
-                module = self._build_module(n_features, n_outputs).to(device)
-            optimizer = self._optimizer(module, history.learning_rate)
-            if resume:
-                # Continue Adam's moments under the current hyperparameters
-                # (alpha, betas, epsilon), not those saved with the state.
-                state = optimizer.state_dict()
-                state["state"] = self._optimizer_state["state"]
-                optimizer.load_state_dict(state)
-            # A DivergenceError (a ValueError) leaves the fitted state intact.
-            stopped = run_epochs(
-                module,
-                optimizer,
-                settings,
-                train,
-                validation,
-                1 if incremental else self.max_iter,
-                history,
-            )
-            rng_state = torch.get_rng_state()
+        # The fit owns its generator: torch's process-wide one is never read
+        # or reseeded, so concurrent fits in threads stay reproducible.
+        generator = torch.Generator()
+        if resume:
+            generator.set_state(self._rng_state)
+        else:
+            generator.manual_seed(seed_from_random_state(self.random_state))
+            module = self._build_module(n_features, n_outputs, generator).to(device)
+        optimizer = self._optimizer(module, history.learning_rate)
+        if resume:
+            # Continue Adam's moments under the current hyperparameters
+            # (alpha, betas, epsilon), not those saved with the state.
+            state = optimizer.state_dict()
+            state["state"] = self._optimizer_state["state"]
+            optimizer.load_state_dict(state)
+        # A DivergenceError (a ValueError) leaves the fitted state intact.
+        stopped = run_epochs(
+            module,
+            optimizer,
+            settings,
+            train,
+            validation,
+            1 if incremental else self.max_iter,
+            history,
+            generator,
+        )
+        rng_state = generator.get_state()
         return module, optimizer, history, rng_state, stopped
 
     def predict(self, X):
@@ -598,7 +620,9 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         device = next(self.module_.parameters()).device
         with torch_threads(self.n_threads):
             windows = self._windows(X, self.x_scaler_, device)
-            scaled = predict_windows(self.module_, windows, self.n_outputs_)
+            scaled = predict_windows(
+                self.module_, windows, self.n_outputs_, len(X) - len(windows)
+            )
         y = (
             scaled
             if self.y_scaler_ is None
@@ -698,23 +722,35 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 "build the windows."
             )
 
+    def _rows_without_history(self, X):
+        """First rows of a 2D series that get no window (see ``_windowing``)."""
+        return 0 if X.ndim == 3 else n_rows_without_history(len(X), self.window_lag)
+
     def _windows(self, X, x_scaler, device):
+        """The windows of the rows that have history, all rows for 3D X."""
         transform = _transform_of(x_scaler)
         if X.ndim == 3:
             return scaled_tensor(X, transform, device)
-        if len(X) < self.sequence_length:
+        needed = self.sequence_length + self.window_lag
+        if len(X) < needed:
+            blind = (
+                f", and the first {n_rows_without_history(len(X), self.window_lag)} "
+                "rows, which have no earlier row, are predicted from an all-zero "
+                "window"
+                if self.window_lag
+                else ""
+            )
             warnings.warn(
-                f"X has {len(X)} rows, fewer than sequence_length="
-                f"{self.sequence_length}: every window is padded with copies of the "
-                "first row. Pass more rows or lower sequence_length.",
+                f"X has {len(X)} rows, fewer than sequence_length + window_lag = "
+                f"{needed}: no row has a window of real history. Windows are "
+                f"padded with copies of the first row{blind}. Pass the preceding "
+                "rows too (see rolling_forecast) or lower sequence_length.",
                 UserWarning,
             )
-        series = padded_series(
-            X, self.sequence_length, self.window_lag, transform, device
-        )
+        series = padded_series(X, self.sequence_length, transform, device)
         return series_windows(series, self.sequence_length, self.window_lag)
 
-    def _build_module(self, n_features, n_outputs):
+    def _build_module(self, n_features, n_outputs, generator=None):
         return LSTMNet(
             n_features,
             n_outputs,
@@ -724,6 +760,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             bidirectional=self.bidirectional,
             window_normalization=self.window_normalization,
             target_feature=self.target_feature,
+            generator=generator,
         )
 
     def _optimizer(self, module, learning_rate):

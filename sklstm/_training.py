@@ -121,12 +121,20 @@ def _batches_in_order(windows):
 
 
 @torch.inference_mode()
-def predict_windows(module, windows, n_outputs):
-    """Outputs of ``module`` for every window, as a float64 ndarray."""
+def predict_windows(module, windows, n_outputs, n_without_history=0):
+    """Outputs of ``module`` for every window, as a float64 ndarray.
+
+    The first ``n_without_history`` rows of the result, rows that have no
+    window, get the output for an all-zero window: a constant that carries
+    no information about their targets.
+    """
     module.eval()
-    out = np.empty((len(windows), n_outputs), dtype=np.float64)
+    out = np.empty((n_without_history + len(windows), n_outputs), dtype=np.float64)
+    if n_without_history:
+        blank = windows.new_zeros((1,) + windows.shape[1:])
+        out[:n_without_history] = module(blank).cpu().numpy()
     for rows, batch in _batches_in_order(windows):
-        out[rows] = module(batch).cpu().numpy()
+        out[n_without_history:][rows] = module(batch).cpu().numpy()
     return out
 
 
@@ -154,8 +162,13 @@ class TrainingData:
     weight: torch.Tensor | None  # (n_targets,), mean 1
 
 
-def run_epochs(module, optimizer, settings, train, validation, max_epochs, history):
+def run_epochs(
+    module, optimizer, settings, train, validation, max_epochs, history, generator
+):
     """Train for up to ``max_epochs`` epochs, updating ``history`` in place.
+
+    Shuffling and dropout draw from the CPU ``generator`` only, whose state
+    moves on as the epochs run, so a later call continues the same stream.
 
     Stops early on the rule of MLPRegressor: after ``n_iter_no_change``
     epochs whose validation loss (or training loss, without validation) did
@@ -171,7 +184,7 @@ def run_epochs(module, optimizer, settings, train, validation, max_epochs, histo
     try:
         for _ in range(max_epochs):
             started = time.perf_counter()
-            epoch_loss = _one_epoch(module, optimizer, settings, train)
+            epoch_loss = _one_epoch(module, optimizer, settings, train, generator)
             if not math.isfinite(epoch_loss) or not _weights_finite(module):
                 raise DivergenceError(
                     f"Training diverged at epoch {history.n_iter + 1}: the loss is "
@@ -211,7 +224,7 @@ def run_epochs(module, optimizer, settings, train, validation, max_epochs, histo
     return stopped
 
 
-def _one_epoch(module, optimizer, settings, data):
+def _one_epoch(module, optimizer, settings, data, generator):
     module.train()
     n, device = len(data.y), data.y.device
     # Drawn on the CPU generator whatever the device, so that a seed gives
@@ -219,7 +232,7 @@ def _one_epoch(module, optimizer, settings, data):
     # epoch that grows with the series.
     dtype = torch.int32 if n < 2**31 else torch.int64
     if settings.shuffle:
-        order = torch.randperm(n, dtype=dtype).to(device)
+        order = torch.randperm(n, dtype=dtype, generator=generator).to(device)
     else:
         order = torch.arange(n, dtype=dtype, device=device)
     # One batch buffer for the whole epoch: a fresh batch at every step
@@ -227,12 +240,13 @@ def _one_epoch(module, optimizer, settings, data):
     # of peak memory on the 1M-row benchmark).
     shape = (min(settings.batch_size, n),) + data.windows.shape[1:]
     batch = data.windows.new_empty(shape)
+    dropout_generator = _dropout_generator(module, generator, device)
     total = torch.zeros((), device=device)
     for start in range(0, n, settings.batch_size):
         idx = order[start : start + settings.batch_size]
         w = None if data.weight is None else data.weight[idx]
         x = gather(data.windows, idx, out=batch[: len(idx)])
-        loss = batch_loss(settings, module(x), data.y[idx], w)
+        loss = batch_loss(settings, module(x, dropout_generator), data.y[idx], w)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if settings.max_grad_norm is not None:
@@ -241,6 +255,18 @@ def _one_epoch(module, optimizer, settings, data):
         total += loss.detach() * len(idx)
     # One host synchronisation per epoch.
     return total.item() / n
+
+
+def _dropout_generator(module, generator, device):
+    """A generator on ``device`` for the epoch's dropout masks, or None.
+
+    Seeded from the CPU generator, so that its stream (and so a fit's
+    result) is the same whether the fit runs in one call or epoch by epoch.
+    """
+    if not module.dropout:
+        return None
+    seed = int(torch.randint(2**62, (1,), generator=generator))
+    return torch.Generator(device=device).manual_seed(seed)
 
 
 def _weights_finite(module):

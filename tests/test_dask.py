@@ -96,8 +96,8 @@ def test_fit_uses_one_thread_inside_a_dask_worker(client):
         seen = []
 
         class Recording(LSTMRegressor):
-            def _build_module(self, n_features, n_outputs):
-                module = super()._build_module(n_features, n_outputs)
+            def _build_module(self, *args):
+                module = super()._build_module(*args)
                 module.register_forward_pre_hook(
                     lambda mod, args: seen.append(torch.get_num_threads())
                 )
@@ -131,3 +131,31 @@ def test_recommended_config_reaches_the_workers(client):
     for trim, profiling in client.run(worker_settings).values():
         assert trim is None
         assert profiling is False
+
+
+def test_fits_in_a_two_thread_dask_worker_equal_serial_fits():
+    # Two fits at a time in one worker process, in its two threads: each
+    # draws from its own generator, so each equals the same fit run alone.
+    X, y = _series()
+
+    def fit_predict(seed):
+        params = dict(sequence_length=5, hidden_size=8, num_layers=2, dropout=0.3)
+        reg = LSTMRegressor(max_iter=4, random_state=seed, **params)
+        return reg.fit(X, y).predict(X)
+
+    serial = [fit_predict(seed) for seed in range(4)]
+    with (
+        dask.config.set(RECOMMENDED_CONFIG),
+        LocalCluster(
+            n_workers=1,
+            processes=True,
+            threads_per_worker=2,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        futures = client.map(fit_predict, range(4), pure=False)
+        threaded = client.gather(futures)
+    for a, b in zip(serial, threaded):
+        np.testing.assert_array_equal(a, b)

@@ -13,10 +13,10 @@ from sklstm._windowing import gather, padded_series, series_windows
 
 
 def _windows(X, sequence_length, window_lag):
-    """The windows the estimator builds for each row of a 2D series."""
-    series = padded_series(np.asarray(X, dtype=float), sequence_length, window_lag)
+    """The windows the estimator builds for the rows ``window_lag:`` of a series."""
+    series = padded_series(np.asarray(X, dtype=float), sequence_length)
     windows = series_windows(series, sequence_length, window_lag)
-    return gather(windows, torch.arange(len(X))).numpy()
+    return gather(windows, torch.arange(len(windows))).numpy()
 
 
 @pytest.mark.parametrize("window_lag", [0, 1, 2, 3])
@@ -44,12 +44,13 @@ def test_no_target_lies_in_its_own_window(window_lag, sequence_length):
     Y = make_direct_targets(y, horizon, window_lag=window_lag)
     windows = _windows(y.reshape(-1, 1), sequence_length, window_lag)[:, :, 0]
     for t in range(window_lag + sequence_length, n):  # rows with unpadded windows
-        assert windows[t, -1] == t - window_lag
+        assert windows[t - window_lag, -1] == t - window_lag
         known = Y[t][~np.isnan(Y[t])]
         if not len(known):  # all targets lie beyond the end of the series
             continue
-        np.testing.assert_array_equal(known, windows[t, -1] + 1 + np.arange(len(known)))
-        assert known.min() > windows[t].max()
+        window = windows[t - window_lag]
+        np.testing.assert_array_equal(known, window[-1] + 1 + np.arange(len(known)))
+        assert known.min() > window.max()
 
 
 def test_known_rows_are_contiguous_and_counted():

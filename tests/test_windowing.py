@@ -3,6 +3,7 @@
 The reference here is the obvious loop: the window of target row ``t`` is rows
 ``t - window_lag - sequence_length + 1`` to ``t - window_lag`` of the series,
 with rows before the first one replaced by the first row (warm-up padding).
+The first ``window_lag`` rows have no earlier row and get no window.
 """
 
 import numpy as np
@@ -15,17 +16,19 @@ from sklstm._windowing import gather, padded_series, scaled_tensor, series_windo
 
 
 def naive_windows(X, sequence_length, window_lag):
-    """Every window as an explicit copy, shape (n_rows, sequence_length, n_features)."""
-    windows = np.empty((len(X), sequence_length, X.shape[1]), dtype=X.dtype)
-    for t in range(len(X)):
+    """The window of every row ``t >= window_lag`` as an explicit copy."""
+    rows = range(window_lag, len(X))
+    windows = np.empty((len(rows), sequence_length, X.shape[1]), dtype=X.dtype)
+    for i, t in enumerate(rows):
         for k in range(sequence_length):
             row = t - window_lag - sequence_length + 1 + k
-            windows[t, k] = X[max(row, 0)]
+            assert row < t or window_lag == 0  # the target row only with lag 0
+            windows[i, k] = X[max(row, 0)]
     return windows
 
 
 def _series_windows(X, sequence_length, window_lag, transform=None):
-    series = padded_series(X, sequence_length, window_lag, transform)
+    series = padded_series(X, sequence_length, transform)
     return series_windows(series, sequence_length, window_lag)
 
 
@@ -51,8 +54,8 @@ def test_series_windows_equal_naive_copy(
     rng = np.random.default_rng(n_rows * 100 + sequence_length)
     X = rng.standard_normal((n_rows, n_features)).astype(np.float32)
     windows = _series_windows(X, sequence_length, window_lag)
-    assert len(windows) == n_rows
-    got = gather(windows, torch.arange(n_rows)).numpy()
+    assert len(windows) == max(n_rows - window_lag, 0)
+    got = gather(windows, torch.arange(len(windows))).numpy()
     np.testing.assert_array_equal(got, naive_windows(X, sequence_length, window_lag))
 
 
@@ -69,9 +72,9 @@ def test_shuffled_batches_equal_naive_copy(seed):
     windows = _series_windows(X, sequence_length, window_lag)
     expected = naive_windows(X.astype(np.float32), sequence_length, window_lag)
 
-    order = torch.as_tensor(rng.permutation(n_rows))
+    order = torch.as_tensor(rng.permutation(len(expected)))
     batch_size = int(rng.integers(1, 40))
-    for start in range(0, n_rows, batch_size):
+    for start in range(0, len(expected), batch_size):
         idx = order[start : start + batch_size]
         np.testing.assert_array_equal(
             gather(windows, idx).numpy(), expected[idx.numpy()]
@@ -88,7 +91,7 @@ def test_transform_is_applied_chunk_by_chunk(monkeypatch):
     windows = _series_windows(X, 6, 1, scaler.transform)
     expected = naive_windows(scaler.transform(X).astype(np.float32), 6, 1)
     np.testing.assert_allclose(
-        gather(windows, torch.arange(50)).numpy(), expected, rtol=1e-6, atol=1e-6
+        gather(windows, torch.arange(49)).numpy(), expected, rtol=1e-6, atol=1e-6
     )
 
 
@@ -96,11 +99,11 @@ def test_padded_series_is_the_only_full_size_copy():
     # Memory grows with n_rows * n_features: the series is padded once and
     # no (n_rows, sequence_length, n_features) tensor exists.
     X = np.zeros((1000, 2), dtype=np.float32)
-    series = padded_series(X, 64, 2)
-    assert series.shape == (1000 + 63 + 2, 2)
+    series = padded_series(X, 64)
+    assert series.shape == (1000 + 63, 2)
     assert series.dtype == torch.float32
     windows = series_windows(series, 64, 2)
-    assert windows.shape == (1000, 64, 2)
+    assert windows.shape == (998, 64, 2)
     assert windows.data_ptr() == series.data_ptr()  # a view, not a copy
 
 
@@ -126,8 +129,8 @@ def test_scaled_tensor_equals_the_scaled_array(seed, ndim, monkeypatch):
 class _RecordingRegressor(LSTMRegressor):
     """Records every batch of windows its module receives."""
 
-    def _build_module(self, n_features, n_outputs):
-        module = super()._build_module(n_features, n_outputs)
+    def _build_module(self, *args):
+        module = super()._build_module(*args)
         self.seen_ = {"train": [], "eval": []}
 
         def record(mod, args):
@@ -164,7 +167,11 @@ def test_estimator_feeds_the_naive_windows(window_lag):
     np.testing.assert_array_equal(torch.cat(est.seen_["train"]).numpy(), expected)
 
     est.predict(X)
-    np.testing.assert_array_equal(torch.cat(est.seen_["eval"]).numpy(), expected)
+    seen = torch.cat(est.seen_["eval"]).numpy()
+    if window_lag:  # the rows without history share one all-zero window
+        assert not seen[0].any()
+        seen = seen[1:]
+    np.testing.assert_array_equal(seen, expected)
 
 
 def test_shuffled_epochs_feed_each_training_window_once_and_validate_the_last():
@@ -177,8 +184,9 @@ def test_shuffled_epochs_feed_each_training_window_once_and_validate_the_last():
     ).fit(X, rng.standard_normal(37))
     expected = naive_windows(X, 6, 1)
     seen = torch.cat(est.seen_["train"]).numpy()
-    # 10 validation rows, a gap of sequence_length - 1 + window_lag = 6 rows.
-    n_train = 37 - 10 - 6
+    # Row 0 has no history: of the 36 targets, 9 validate, after a gap of
+    # sequence_length - 1 + window_lag = 6 rows.
+    n_train = 36 - 9 - 6
     first, second = seen[:n_train], seen[n_train:]
 
     def as_set(windows):  # a multiset: the first rows' padded windows repeat
