@@ -2,7 +2,7 @@
 
 from ._persistence import ModelFileError, load, save
 from ._regressor import LSTMRegressor
-from .forecasting import make_direct_targets, rolling_forecast
+from .forecasting import make_direct_targets, make_forecaster, rolling_forecast
 
 # plotting imports matplotlib inside its functions only: no pyplot here.
 from .plotting import LossCurveDisplay, SeriesPredictionDisplay
@@ -17,6 +17,7 @@ __all__ = [
     "__version__",
     "load",
     "make_direct_targets",
+    "make_forecaster",
     "rolling_forecast",
     "save",
 ]

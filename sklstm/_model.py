@@ -20,7 +20,9 @@ class LSTMNet(nn.Module):
     relative to the recent level, which lets it follow trends and level
     shifts beyond the range seen in training. ``"last"`` centres each window
     on its last row instead of its mean, so the head predicts the change from
-    the last value.
+    the last value; ``"seasonal"`` centres it on row ``centre_step`` (counted
+    from the end, -1 being the last), the value one season before the target,
+    so the head predicts the change from the seasonal naive forecast.
 
     The weights are drawn from ``generator`` (the distributions of
     ``nn.LSTM`` and ``nn.Linear``), and dropout masks from the generator
@@ -38,6 +40,7 @@ class LSTMNet(nn.Module):
         bidirectional,
         window_normalization=None,
         target_feature=0,
+        centre_step=-1,
         generator=None,
     ):
         super().__init__()
@@ -53,11 +56,18 @@ class LSTMNet(nn.Module):
         )
         n_directions = 2 if bidirectional else 1
         self.head = nn.Linear(hidden_size * n_directions, n_outputs, device="meta")
-        self.to_empty(device="cpu")
+        # The default device: "meta" again inside a `torch.device("meta")`
+        # block, where only the shapes are wanted.
+        device = torch.empty(0).device
+        self.to_empty(device=device)
         self.dropout = dropout if num_layers > 1 else 0.0
         self.window_normalization = window_normalization
         self.target_feature = target_feature
-        self.reset_parameters(torch.Generator() if generator is None else generator)
+        self.centre_step = centre_step
+        if device.type != "meta":
+            if generator is None:
+                generator = torch.Generator(device=device)
+            self.reset_parameters(generator)
 
     @torch.no_grad()
     def reset_parameters(self, generator):
@@ -73,10 +83,11 @@ class LSTMNet(nn.Module):
         if self.window_normalization is None:
             return self.head(self._last_step(x, dropout_generator))
         std = x.std(dim=1, keepdim=True, correction=0).clamp_min(_MIN_WINDOW_STD)
-        if self.window_normalization == "last":
-            centre = x[:, -1:]
-        else:
+        if self.window_normalization == "standard":
             centre = x.mean(dim=1, keepdim=True)
+        else:
+            step = self.centre_step
+            centre = x[:, step : step + 1 or None]
         out = self._last_step((x - centre) / std, dropout_generator)
         k = self.target_feature
         return self.head(out) * std[:, 0, k, None] + centre[:, 0, k, None]

@@ -42,7 +42,10 @@ from ._regressor import LSTMRegressor
 from ._training import History
 
 FORMAT = "sklstm.LSTMRegressor"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Hyperparameters added after format version 1, with the version that added
+# them: an older file lacks them and loads with their defaults.
+_PARAMS_ADDED = {"seasonal_period": 2}
 _MANIFEST = "sklstm.json"
 _TENSORS = "tensors.pt"
 _ENTRIES = (_MANIFEST, _TENSORS)
@@ -447,7 +450,7 @@ def _read_tensors(data):
 
 
 def _rebuild(manifest, tensors):
-    params = _decode_params(manifest["params"])
+    params = _decode_params(manifest["params"], manifest["format_version"])
     estimator = LSTMRegressor(**params)
     try:
         estimator._validate_params()
@@ -527,11 +530,13 @@ def _rebuild(manifest, tensors):
     return estimator
 
 
-def _decode_params(encoded):
+def _decode_params(encoded, version):
     _expect(encoded, dict, "params")
-    expected = set(LSTMRegressor().get_params(deep=False))
-    _expect_keys(encoded, expected, "params")
-    return {name: _decode(value, f"params.{name}") for name, value in encoded.items()}
+    defaults = LSTMRegressor().get_params(deep=False)
+    newer = {name for name, added in _PARAMS_ADDED.items() if added > version}
+    _expect_keys(encoded, set(defaults) - newer, "params")
+    params = {name: _decode(value, f"params.{name}") for name, value in encoded.items()}
+    return {**{name: defaults[name] for name in newer}, **params}
 
 
 def _decode_history(encoded):

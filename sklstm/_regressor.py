@@ -19,6 +19,7 @@ from sklearn.utils.validation import (
 )
 
 from ._model import LSTMNet
+from ._seasonal import centre_step
 from ._training import (
     History,
     LoopSettings,
@@ -86,7 +87,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     bidirectional : bool, default=False
         Whether the LSTM also reads each window backwards.
 
-    window_normalization : {"standard", "last"} or None, default=None
+    window_normalization : {"standard", "last", "seasonal"} or None, default=None
         With ``"standard"``, each window is standardised by its own mean and
         standard deviation (per feature, after ``x_scaler``), and the
         network's output is mapped back with the statistics of column
@@ -95,10 +96,23 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         ``"last"`` subtracts the window's last row instead of its mean (and
         still divides by the standard deviation), so the network predicts
         the change from the last value, in units of the window's spread: an
-        untrained head forecasts the last value. Use either for forecasting,
-        where that column holds the target's own past values (``"last"`` is
-        the recommended recipe, see ``benchmarks/forecast.py``); leave it
-        off when rows are independent.
+        untrained head forecasts the last value. ``"seasonal"`` subtracts the
+        value one season before the target instead (``seasonal_period`` rows
+        back, which the window must hold): the network predicts the change
+        from the seasonal naive forecast. Use these for forecasting, where
+        that column holds the target's own past values
+        (:func:`~sklstm.make_forecaster` gives the recommended recipe);
+        leave them off when rows are independent.
+
+    seasonal_period : int or None, default=None
+        Number of rows in one season of the series (statsforecast's
+        ``season_length``): 12 for monthly data with a yearly cycle, 4 for
+        quarterly, 52 for weekly, 24 for hourly data with a daily cycle.
+        Used by ``window_normalization="seasonal"``; it must be at least
+        ``window_lag``, shorter than the training series, and
+        ``sequence_length`` must be at least ``seasonal_period - window_lag +
+        1``. Never guessed: :func:`~sklstm.forecasting.seasonal_period_of`
+        reads the usual period off a pandas ``DatetimeIndex``.
 
     target_feature : int, default=0
         Column of X holding the target's own past values, used by
@@ -289,7 +303,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "bidirectional": ["boolean"],
-        "window_normalization": [None, StrOptions({"standard", "last"})],
+        "window_normalization": [None, StrOptions({"standard", "last", "seasonal"})],
+        "seasonal_period": [None, Interval(Integral, 1, None, closed="left")],
         "target_feature": [Interval(Integral, 0, None, closed="left")],
         "x_scaler": _X_SCALER,
         "y_scaler": _Y_SCALER,
@@ -329,6 +344,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         dropout=0.0,
         bidirectional=False,
         window_normalization=None,
+        seasonal_period=None,
         target_feature=0,
         x_scaler="minmax",
         y_scaler="minmax",
@@ -361,6 +377,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         self.dropout = dropout
         self.bidirectional = bidirectional
         self.window_normalization = window_normalization
+        self.seasonal_period = seasonal_period
         self.target_feature = target_feature
         self.x_scaler = x_scaler
         self.y_scaler = y_scaler
@@ -516,6 +533,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 f"y has {y2.shape[1]} columns, but this {type(self).__name__} was "
                 f"fitted with {self.n_outputs_}. Use warm_start=False to refit."
             )
+        if self.window_normalization == "seasonal":
+            self._centre_step(None if X.ndim == 3 else len(X))
         if self.window_normalization is not None and self.target_feature >= X.shape[-1]:
             raise ValueError(
                 f"target_feature={self.target_feature} is out of range for X with "
@@ -760,7 +779,16 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             bidirectional=self.bidirectional,
             window_normalization=self.window_normalization,
             target_feature=self.target_feature,
+            centre_step=self._centre_step(),
             generator=generator,
+        )
+
+    def _centre_step(self, n_rows=None):
+        """Window row of the value normalisation centres on (-1: the last)."""
+        if self.window_normalization != "seasonal":
+            return -1
+        return centre_step(
+            self.seasonal_period, self.sequence_length, self.window_lag, n_rows
         )
 
     def _optimizer(self, module, learning_rate):

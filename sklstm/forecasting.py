@@ -25,8 +25,32 @@ from numbers import Integral
 
 import numpy as np
 
-from ._regressor import _ndim
+from ._regressor import LSTMRegressor, _ndim
+from ._seasonal import seasonal_period_of
 from ._windowing import n_padding_rows
+
+__all__ = [
+    "make_direct_targets",
+    "make_forecaster",
+    "rolling_forecast",
+    "seasonal_period_of",
+]
+
+
+def make_forecaster(seasonal_period=1, *, random_state=None, **params):
+    """The recommended LSTMRegressor for one-step-ahead forecasts of a series.
+
+    PLACEHOLDER
+    """
+    _check_int(seasonal_period, "seasonal_period", 1)
+    recipe = {
+        "sequence_length": max(10, seasonal_period + 1),
+        "window_lag": 1,
+        "window_normalization": "seasonal" if seasonal_period > 1 else "last",
+        "seasonal_period": seasonal_period,
+        "n_iter_no_change": np.inf,
+    }
+    return LSTMRegressor(**{**recipe, "random_state": random_state, **params})
 
 
 def make_direct_targets(y, horizon, *, window_lag=1):

@@ -279,8 +279,8 @@ class _Exploit:
 
 
 def test_newer_format_version_asks_to_upgrade(saved_bytes):
-    data = _tamper(saved_bytes, manifest=lambda m: m.update(format_version=2))
-    with pytest.raises(ModelFileError, match="format version 2.*Upgrade sklstm"):
+    data = _tamper(saved_bytes, manifest=lambda m: m.update(format_version=99))
+    with pytest.raises(ModelFileError, match="format version 99.*Upgrade sklstm"):
         _load_bytes(data)
 
 
@@ -506,3 +506,18 @@ def test_joblib_round_trip(tmp_path, mmap_mode):
     original.partial_fit(X, y)
     loaded.partial_fit(X, y)
     np.testing.assert_array_equal(loaded.predict(X), original.predict(X))
+
+
+def test_version_1_files_load_with_the_defaults_of_newer_parameters(saved_bytes, fitted):
+    def as_version_1(manifest):
+        manifest.update(format_version=1)
+        manifest["params"].pop("seasonal_period")
+
+    loaded = _load_bytes(_tamper(saved_bytes, manifest=as_version_1))
+    assert loaded.seasonal_period is None
+    estimator, X, _ = fitted
+    np.testing.assert_array_equal(loaded.predict(X), estimator.predict(X))
+    # A current file must hold every parameter.
+    data = _tamper(saved_bytes, manifest=lambda m: m["params"].pop("seasonal_period"))
+    with pytest.raises(ModelFileError, match="lacks \\['seasonal_period'\\]"):
+        _load_bytes(data)

@@ -1,0 +1,125 @@
+"""Seasonal periods: the seasonal centring, its checks, and make_forecaster."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+
+from sklstm import LSTMRegressor, make_forecaster, rolling_forecast
+from sklstm._model import LSTMNet
+from sklstm.forecasting import seasonal_period_of
+
+
+def _seasonal_series(n=240, m=12, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    y = 10 + 0.05 * t + 2 * np.sin(2 * np.pi * t / m) + 0.2 * rng.standard_normal(n)
+    return y.reshape(-1, 1), y
+
+
+def test_seasonal_centring_with_a_zero_head_is_the_seasonal_naive_forecast():
+    net = LSTMNet(1, 1, 4, 1, 0.0, False, "seasonal", centre_step=-12)
+    torch.nn.init.zeros_(net.head.weight)
+    torch.nn.init.zeros_(net.head.bias)
+    x = torch.randn(5, 15, 1, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(net(x)[:, 0], x[:, -12, 0])
+
+
+@pytest.mark.parametrize("window_lag", [1, 2])
+def test_seasonal_centring_never_reads_the_target_row_or_later(window_lag):
+    # The window ends window_lag rows before the target, and the centre lies
+    # inside it: changing X from row t on never moves row t's prediction.
+    X, y = _seasonal_series(96)
+    reg = LSTMRegressor(
+        14,
+        window_lag=window_lag,
+        window_normalization="seasonal",
+        seasonal_period=12,
+        hidden_size=8,
+        num_layers=1,
+        max_iter=3,
+        random_state=0,
+    ).fit(X, y)
+    assert reg.module_.centre_step == -(12 - window_lag + 1)
+    reference = reg.predict(X)
+    rng = np.random.default_rng(0)
+    for t in range(len(X)):
+        changed = X.copy()
+        changed[t:] = rng.normal(0, 50, size=changed[t:].shape)
+        assert reg.predict(changed)[t] == reference[t], t
+
+
+def test_a_seasonal_model_beats_the_seasonal_naive_forecast_on_a_trend():
+    X, y = _seasonal_series(240)
+    reg = make_forecaster(12, random_state=0, hidden_size=16, max_iter=60)
+    reg.fit(X[:192], y[:192])
+    pred = rolling_forecast(reg, X, start=192)
+    rmse = np.sqrt(np.mean((pred - y[192:]) ** 2))
+    seasonal_naive = np.sqrt(np.mean((y[180:228] - y[192:]) ** 2))
+    assert rmse < 0.8 * seasonal_naive
+
+
+@pytest.mark.parametrize(
+    "params, n_rows, match",
+    [
+        ({"seasonal_period": None}, 60, "needs seasonal_period"),
+        ({"seasonal_period": 12, "sequence_length": 10}, 60, "sequence_length >= 12"),
+        ({"seasonal_period": 1, "window_lag": 2}, 60, "shorter than window_lag"),
+        ({"seasonal_period": 50, "sequence_length": 60}, 50, "not shorter than"),
+    ],
+)
+def test_bad_seasonal_settings_are_errors_that_keep_the_model(params, n_rows, match):
+    X, y = _seasonal_series(60)
+    base = dict(window_lag=1, hidden_size=4, num_layers=1, max_iter=1, random_state=0)
+    reg = LSTMRegressor(**base).fit(X, y)
+    before, original = reg.predict(X), reg.get_params()
+    settings = {"window_normalization": "seasonal", "sequence_length": 13, **params}
+    with pytest.raises(ValueError, match=match):
+        reg.set_params(**settings).fit(X[:n_rows], y[:n_rows])
+    np.testing.assert_array_equal(reg.set_params(**original).predict(X), before)
+
+
+@pytest.mark.parametrize("value", [0, -12, 2.5, "12"])
+def test_invalid_seasonal_period_values(value):
+    X, y = _seasonal_series(60)
+    with pytest.raises(ValueError, match="seasonal_period"):
+        LSTMRegressor(seasonal_period=value, max_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match="seasonal_period"):
+        make_forecaster(value)
+
+
+def test_make_forecaster_is_a_clonable_recipe_that_params_override():
+    reg = make_forecaster(12, random_state=3, hidden_size=7)
+    assert isinstance(reg, LSTMRegressor)
+    params = reg.get_params()
+    assert params["seasonal_period"] == 12 and params["window_lag"] == 1
+    assert params["sequence_length"] >= 12
+    assert params["hidden_size"] == 7 and params["random_state"] == 3
+    assert clone(reg).get_params() == params
+    plain = make_forecaster()
+    assert plain.get_params()["window_normalization"] == "last"
+    with pytest.raises(TypeError, match="n_layers"):
+        make_forecaster(4, n_layers=3)
+
+
+@pytest.mark.parametrize(
+    "freq, expected",
+    [("MS", 12), ("ME", 12), ("QS", 4), ("W", 52), ("D", 7), ("B", 5), ("h", 24),
+     ("30min", 48), ("YS", 1), ("BME", 12)],
+)
+def test_seasonal_period_of_a_date_index(freq, expected):
+    index = pd.date_range("2021-01-01", periods=40, freq=freq)
+    assert seasonal_period_of(index) == expected
+    assert seasonal_period_of(pd.DatetimeIndex(list(index))) == expected  # inferred
+
+
+def test_seasonal_period_of_without_a_frequency_says_what_to_do():
+    with pytest.raises(ValueError, match="as an int"):
+        seasonal_period_of(pd.RangeIndex(10))
+    irregular = pd.DatetimeIndex(["2021-01-01", "2021-01-03", "2021-02-11"])
+    with pytest.raises(ValueError, match="no regular frequency"):
+        seasonal_period_of(irregular)
+    with pytest.raises(ValueError, match="no usual seasonal period"):
+        seasonal_period_of(pd.date_range("2021", periods=10, freq="7min"))
