@@ -7,7 +7,7 @@ from .forecasting import make_direct_targets, make_forecaster, rolling_forecast
 # plotting imports matplotlib inside its functions only: no pyplot here.
 from .plotting import LossCurveDisplay, SeriesPredictionDisplay
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "LSTMRegressor",
