@@ -177,23 +177,15 @@ VARIANTS = {
 def recipe_window(season):
     """Number of previous values the recipe sees, for season length ``season``.
 
-    PLACEHOLDER, to be changed together with ``sklstm.make_forecaster``
-    (issue 13): Ridge and HistGradientBoosting get the same window as the
-    recipe, so that they see exactly what it sees.
+    Ridge and HistGradientBoosting get the same window as the recipe, so
+    that they see exactly what it sees.
     """
-    return WINDOW
+    return sklstm.make_forecaster(season).sequence_length
 
 
 def make_recipe(season, seed):
-    """The LSTM recipe for a series of season length ``season``.
-
-    ``sklstm.make_forecaster`` where the package has it, otherwise the
-    README's fixed recipe.
-    """
-    make_forecaster = getattr(sklstm, "make_forecaster", None)
-    if make_forecaster is not None:
-        return make_forecaster(seasonal_period=season, random_state=seed)
-    return LSTMRegressor(WINDOW, random_state=seed, **RECIPE)
+    """The LSTM recipe for a series of season length ``season``."""
+    return sklstm.make_forecaster(seasonal_period=season, random_state=seed)
 
 
 def make_variant(params, seed):

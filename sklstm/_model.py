@@ -41,6 +41,8 @@ class LSTMNet(nn.Module):
         window_normalization=None,
         target_feature=0,
         centre_step=-1,
+        linear_skip=False,
+        sequence_length=None,
         generator=None,
     ):
         super().__init__()
@@ -56,6 +58,14 @@ class LSTMNet(nn.Module):
         )
         n_directions = 2 if bidirectional else 1
         self.head = nn.Linear(hidden_size * n_directions, n_outputs, device="meta")
+        # A linear map of the whole (normalised) window added to the head: an
+        # autoregressive path that short series can fit where the LSTM alone
+        # underfits. Zero at first, so an untrained model is the baseline.
+        self.skip = (
+            nn.Linear(sequence_length * n_features, n_outputs, device="meta")
+            if linear_skip
+            else None
+        )
         # The default device: "meta" again inside a `torch.device("meta")`
         # block, where only the shapes are wanted.
         device = torch.empty(0).device
@@ -78,19 +88,28 @@ class LSTMNet(nn.Module):
         bound = 1 / math.sqrt(self.head.in_features)
         for weight in self.head.parameters():
             weight.uniform_(-bound, bound, generator=generator)
+        if self.skip is not None:
+            for weight in self.skip.parameters():
+                weight.zero_()
 
     def forward(self, x, dropout_generator=None):
         if self.window_normalization is None:
-            return self.head(self._last_step(x, dropout_generator))
+            return self._output(x, dropout_generator)
         std = x.std(dim=1, keepdim=True, correction=0).clamp_min(_MIN_WINDOW_STD)
         if self.window_normalization == "standard":
             centre = x.mean(dim=1, keepdim=True)
         else:
             step = self.centre_step
             centre = x[:, step : step + 1 or None]
-        out = self._last_step((x - centre) / std, dropout_generator)
+        out = self._output((x - centre) / std, dropout_generator)
         k = self.target_feature
-        return self.head(out) * std[:, 0, k, None] + centre[:, 0, k, None]
+        return out * std[:, 0, k, None] + centre[:, 0, k, None]
+
+    def _output(self, x, dropout_generator):
+        out = self.head(self._last_step(x, dropout_generator))
+        if self.skip is not None:
+            out = out + self.skip(x.flatten(1))
+        return out
 
     def _last_step(self, x, generator):
         """The LSTM's output at the last time step of each window."""

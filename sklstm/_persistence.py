@@ -45,7 +45,7 @@ FORMAT = "sklstm.LSTMRegressor"
 FORMAT_VERSION = 2
 # Hyperparameters added after format version 1, with the version that added
 # them: an older file lacks them and loads with their defaults.
-_PARAMS_ADDED = {"seasonal_period": 2}
+_PARAMS_ADDED = {"seasonal_period": 2, "linear_skip": 2}
 _MANIFEST = "sklstm.json"
 _TENSORS = "tensors.pt"
 _ENTRIES = (_MANIFEST, _TENSORS)

@@ -87,6 +87,12 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     bidirectional : bool, default=False
         Whether the LSTM also reads each window backwards.
 
+    linear_skip : bool, default=False
+        Add a linear map of the whole window (after ``window_normalization``)
+        to the output of the head: an autoregressive path beside the LSTM,
+        zero before training. Short series, on which the LSTM alone
+        underfits, gain most (see :func:`~sklstm.make_forecaster`).
+
     window_normalization : {"standard", "last", "seasonal"} or None, default=None
         With ``"standard"``, each window is standardised by its own mean and
         standard deviation (per feature, after ``x_scaler``), and the
@@ -303,6 +309,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "bidirectional": ["boolean"],
+        "linear_skip": ["boolean"],
         "window_normalization": [None, StrOptions({"standard", "last", "seasonal"})],
         "seasonal_period": [None, Interval(Integral, 1, None, closed="left")],
         "target_feature": [Interval(Integral, 0, None, closed="left")],
@@ -343,6 +350,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         num_layers=2,
         dropout=0.0,
         bidirectional=False,
+        linear_skip=False,
         window_normalization=None,
         seasonal_period=None,
         target_feature=0,
@@ -376,6 +384,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         self.num_layers = num_layers
         self.dropout = dropout
         self.bidirectional = bidirectional
+        self.linear_skip = linear_skip
         self.window_normalization = window_normalization
         self.seasonal_period = seasonal_period
         self.target_feature = target_feature
@@ -481,6 +490,9 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         else:
             x_scaler = _fitted_scaler(self.x_scaler, X.reshape(-1, X.shape[-1]))
             # Rows of weight 0 have no influence as targets, on the scale neither.
+            # Rows without history still count, so that for a series that is
+            # its own target, X's and y's scales agree, as window
+            # normalisation needs (it maps its output back in X's units).
             active = y2 if sample_weight is None else y2[sample_weight > 0]
             y_scaler = _fitted_scaler(self.y_scaler, active)
         train, validation = self._training_sets(
@@ -504,8 +516,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def _validate_fit_input(self, X, y, sample_weight, resume):
-        """Validated X; y as 2D and sample_weight, of the rows that have history
-        (see ``_rows_without_history``); and whether y was 1D."""
+        """Validated X, y as 2D, whether y was 1D, and validated sample_weight."""
         X, y = self._validate_fit_data(X, y, reset=not resume)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -519,13 +530,11 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 f"and are not used as targets. Pass at least {self.window_lag + 1} "
                 "rows."
             )
-        y2 = y.reshape(len(y), -1)[skip:]
-        if sample_weight is not None:
-            sample_weight = sample_weight[skip:]
-            if not sample_weight.any():
-                raise ValueError(
-                    "All sample weights are zero; give some rows a positive weight."
-                )
+        if sample_weight is not None and not sample_weight[skip:].any():
+            raise ValueError(
+                "All sample weights are zero; give some rows a positive weight."
+            )
+        y2 = y.reshape(len(y), -1)
         _check_finite_range(X.reshape(-1, X.shape[-1]), "X")
         _check_finite_range(y2, "y")
         if resume and y2.shape[1] != self.n_outputs_:
@@ -548,13 +557,17 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     ):
         """The training and (with early stopping) validation TrainingData.
 
-        ``y2`` and ``sample_weight`` hold the rows that have a window only.
+        Only rows that have a window are targets (see ``_windowing``).
         """
         windows = self._windows(X, x_scaler, device)
+        skip = len(y2) - len(windows)
+        y2 = y2[skip:]
         y_t = scaled_tensor(y2, _transform_of(y_scaler), device)
         weight = None
         if sample_weight is not None:
-            weight = torch.as_tensor(sample_weight, dtype=torch.float32, device=device)
+            weight = torch.as_tensor(
+                sample_weight[skip:], dtype=torch.float32, device=device
+            )
         if not self.early_stopping or incremental:
             return _training_data(windows, y_t, weight, range(len(y2))), None
         gap = (
@@ -780,6 +793,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             window_normalization=self.window_normalization,
             target_feature=self.target_feature,
             centre_step=self._centre_step(),
+            linear_skip=self.linear_skip,
+            sequence_length=self.sequence_length,
             generator=generator,
         )
 
