@@ -20,7 +20,9 @@ class LSTMNet(nn.Module):
     relative to the recent level, which lets it follow trends and level
     shifts beyond the range seen in training. ``"last"`` centres each window
     on its last row instead of its mean, so the head predicts the change from
-    the last value.
+    the last value. The last ``n_exog`` features (exogenous values repeated
+    along the window, constant within it) are passed through unnormalised,
+    since centring a constant would erase it.
 
     The weights are drawn from ``generator`` (the distributions of
     ``nn.LSTM`` and ``nn.Linear``), and dropout masks from the generator
@@ -38,6 +40,7 @@ class LSTMNet(nn.Module):
         bidirectional,
         window_normalization=None,
         target_feature=0,
+        n_exog=0,
         generator=None,
     ):
         super().__init__()
@@ -57,6 +60,7 @@ class LSTMNet(nn.Module):
         self.dropout = dropout if num_layers > 1 else 0.0
         self.window_normalization = window_normalization
         self.target_feature = target_feature
+        self.n_exog = n_exog
         self.reset_parameters(torch.Generator() if generator is None else generator)
 
     @torch.no_grad()
@@ -72,12 +76,17 @@ class LSTMNet(nn.Module):
     def forward(self, x, dropout_generator=None):
         if self.window_normalization is None:
             return self.head(self._last_step(x, dropout_generator))
-        std = x.std(dim=1, keepdim=True, correction=0).clamp_min(_MIN_WINDOW_STD)
+        n_lagged = x.shape[-1] - self.n_exog
+        lagged = x[..., :n_lagged]
+        std = lagged.std(dim=1, keepdim=True, correction=0).clamp_min(_MIN_WINDOW_STD)
         if self.window_normalization == "last":
-            centre = x[:, -1:]
+            centre = lagged[:, -1:]
         else:
-            centre = x.mean(dim=1, keepdim=True)
-        out = self._last_step((x - centre) / std, dropout_generator)
+            centre = lagged.mean(dim=1, keepdim=True)
+        normalized = (lagged - centre) / std
+        if self.n_exog:
+            normalized = torch.cat([normalized, x[..., n_lagged:]], dim=-1)
+        out = self._last_step(normalized, dropout_generator)
         k = self.target_feature
         return self.head(out) * std[:, 0, k, None] + centre[:, 0, k, None]
 

@@ -67,6 +67,8 @@ _FITTED = {
     "_rng_state",
     "_optimizer_state",
 }
+# Parameters added after format version 1 was first written.
+_ADDED_PARAMS = {"window", "exog_columns"}
 _PICKLE_HINT = (
     "Use pickle or joblib for such models (only load those from sources you "
     "trust), or skops.io."
@@ -451,6 +453,7 @@ def _rebuild(manifest, tensors):
     estimator = LSTMRegressor(**params)
     try:
         estimator._validate_params()
+        estimator._check_window_params()
     except ValueError as exc:
         raise ModelFileError(f"Invalid sklstm model file: {exc}") from exc
 
@@ -467,13 +470,17 @@ def _rebuild(manifest, tensors):
     _expect(fitted["device"], str, "device")
     if fitted["y_1d"] and n_outputs != 1:
         raise ModelFileError("Invalid sklstm model file: y_1d with several outputs.")
+    try:
+        n_variables = estimator._window_features(n_features)[0]
+    except ValueError as exc:
+        raise ModelFileError(f"Invalid sklstm model file: {exc}") from exc
     if (
         estimator.window_normalization is not None
-        and estimator.target_feature >= n_features
+        and estimator.target_feature >= n_variables
     ):
         raise ModelFileError(
             f"Invalid sklstm model file: target_feature={estimator.target_feature} "
-            f"with {n_features} features."
+            f"with {n_variables} features."
         )
     names = fitted["feature_names_in_"]
     if names is not None:
@@ -529,9 +536,15 @@ def _rebuild(manifest, tensors):
 
 def _decode_params(encoded):
     _expect(encoded, dict, "params")
-    expected = set(LSTMRegressor().get_params(deep=False))
-    _expect_keys(encoded, expected, "params")
-    return {name: _decode(value, f"params.{name}") for name, value in encoded.items()}
+    defaults = LSTMRegressor().get_params(deep=False)
+    # Files written before a parameter existed load with its default, which
+    # is the behaviour those models were trained with.
+    older = {k: v for k, v in defaults.items() if k in _ADDED_PARAMS}
+    _expect_keys({**older, **encoded}, set(defaults), "params")
+    decoded = {
+        name: _decode(value, f"params.{name}") for name, value in encoded.items()
+    }
+    return {**older, **decoded}
 
 
 def _decode_history(encoded):
