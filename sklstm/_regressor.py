@@ -505,10 +505,13 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         if resume:
             x_scaler, y_scaler = self.x_scaler_, self.y_scaler_
         else:
-            x_scaler = _fitted_scaler(self.x_scaler, X.reshape(-1, X.shape[-1]))
-            # Rows of weight 0 have no influence as targets, on the scale neither.
-            active = y2 if sample_weight is None else y2[sample_weight > 0]
-            y_scaler = _fitted_scaler(self.y_scaler, active)
+            # Rows of weight 0 have no influence as targets, on the scale
+            # neither; as history of other rows they are scaled with X, unless
+            # every row is its own window.
+            active = slice(None) if sample_weight is None else sample_weight > 0
+            x_rows = X[active] if self._lag_columns else X
+            x_scaler = _fitted_scaler(self.x_scaler, x_rows.reshape(-1, X.shape[-1]))
+            y_scaler = _fitted_scaler(self.y_scaler, y2[active])
         train, validation = self._training_sets(
             X, y2, sample_weight, x_scaler, y_scaler, device, incremental
         )
