@@ -54,269 +54,280 @@ def _history_view(name):
 class LSTMRegressor(RegressorMixin, BaseEstimator):
     """Long short-term memory network regressor over windows of a time series.
 
-       The estimator cuts the series into windows of ``sequence_length`` rows
-       itself, scales X and y (MinMax by default), trains an ``nn.LSTM`` with a
-       linear head on the last time step with Adam, and inverse-scales its
-       predictions. Defaults reproduce the classic tutorial configuration
-       (hidden size 50, 2 layers, Adam with learning rate 1e-3, squared error,
-       batch size 16, 100 epochs).
+    The estimator cuts the series into windows of ``sequence_length`` rows
+    itself, scales X and y (MinMax by default), trains an ``nn.LSTM`` with a
+    linear head on the last time step with Adam, and inverse-scales its
+    predictions. Defaults reproduce the classic tutorial configuration
+    (hidden size 50, 2 layers, Adam with learning rate 1e-3, squared error,
+    batch size 16, 100 epochs).
 
-       Parameters
-       ----------
-       sequence_length : int, default=10
-           Number of rows in each window; with ``window="columns"``, the number
-           of lags of each variable (the time steps of the window).
+    Parameters
+    ----------
+    sequence_length : int, default=10
+        Number of rows in each window; with ``window="columns"``, the number
+        of lags of each variable (the time steps of the window).
 
-       window_lag : int, default=0
-           How many rows before the target row the window ends. With 0, the
-           target of row ``t`` is explained by rows ``t - sequence_length + 1`` to
-           ``t`` (its own row included), which is right when X holds the
-           concurrent values of the features. With 1, the window ends one row
-           before its target: a one-step-ahead forecast, the classic tutorial's
-           alignment, which is right when X holds the series being forecast.
-           See Notes. Must be 0 with ``window="columns"``, whose rows already
-           hold their lags.
+    window_lag : int, default=0
+        How many rows before the target row the window ends. With 0, the
+        target of row ``t`` is explained by rows ``t - sequence_length + 1`` to
+        ``t`` (its own row included), which is right when X holds the
+        concurrent values of the features. With 1, the window ends one row
+        before its target: a one-step-ahead forecast, the classic tutorial's
+        alignment, which is right when X holds the series being forecast.
+        See Notes. Must be 0 with ``window="columns"``, whose rows already
+        hold their lags.
 
-       window : {"rows", "columns", "columns_oldest_first"}, default="rows"
-           Where a window comes from. ``"rows"``: a 2D X is one series and the
-           window of row ``t`` is made of rows of X (see ``window_lag``).
-           ``"columns"``: every row of X is its own window, its columns the lags
-           of one or more variables, as skforecast's ``ForecasterRecursive`` and
-           ``ForecasterDirect`` build them: a block of ``sequence_length``
-           columns per variable, most recent lag first (``lag_1 ... lag_k``),
-           then ``exog_columns`` exogenous columns. ``"columns_oldest_first"``
-           reads blocks whose oldest lag comes first, sktime's
-           ``make_reduction`` layout. The network always reads the lags oldest
-           first; rows are independent, so there is no warm-up padding. See
-           Notes.
+    window : {"rows", "columns", "columns_oldest_first"}, default="rows"
+        Where a window comes from. ``"rows"``: a 2D X is one series and the
+        window of row ``t`` is made of rows of X (see ``window_lag``).
+        ``"columns"``: every row of X is its own window, its columns the lags
+        of one or more variables, as skforecast's ``ForecasterRecursive`` and
+        ``ForecasterDirect`` build them: a block of ``sequence_length``
+        columns per variable, most recent lag first (``lag_1 ... lag_k``),
+        then ``exog_columns`` exogenous columns. ``"columns_oldest_first"``
+        reads blocks whose oldest lag comes first, sktime's
+        ``make_reduction`` layout. The network always reads the lags oldest
+        first; rows are independent, so there is no warm-up padding. See
+        Notes.
 
-       exog_columns : int, default=0
-           With ``window="columns"``, the number of last columns of X that are
-           not lags but values known at the target's own time step
-           (skforecast's exogenous columns): they are repeated along the window
-           as extra features. Must be 0 with ``window="rows"``.
-    : int, default=50
-           Number of features in the hidden state of each LSTM layer.
+    exog_columns : int, default=0
+        With ``window="columns"``, the number of last columns of X that are
+        not lags but values known at the target's own time step
+        (skforecast's exogenous columns): they are repeated along the window
+        as extra features. Must be 0 with ``window="rows"``.
 
-       num_layers : int, default=2
-           Number of stacked LSTM layers.
+    hidden_size : int, default=50
+        Number of features in the hidden state of each LSTM layer.
 
-       dropout : float, default=0.0
-           Dropout probability between LSTM layers (ignored with one layer).
+    num_layers : int, default=2
+        Number of stacked LSTM layers.
 
-       bidirectional : bool, default=False
-           Whether the LSTM also reads each window backwards.
+    dropout : float, default=0.0
+        Dropout probability between LSTM layers (ignored with one layer).
 
-       window_normalization : {"standard", "last"} or None, default=None
-           With ``"standard"``, each window is standardised by its own mean and
-           standard deviation (per feature, after ``x_scaler``), and the
-           network's output is mapped back with the statistics of column
-           ``target_feature``: the model predicts relative to the recent level,
-           so it can follow trends and level shifts beyond the training range.
-           ``"last"`` subtracts the window's last row instead of its mean (and
-           still divides by the standard deviation), so the network predicts
-           the change from the last value, in units of the window's spread: an
-           untrained head forecasts the last value. Use either for forecasting,
-           where that column holds the target's own past values (``"last"`` is
-           the recommended recipe, see ``benchmarks/forecast.py``); leave it
-           off when rows are independent.
+    bidirectional : bool, default=False
+        Whether the LSTM also reads each window backwards.
 
-       target_feature : int, default=0
-           Column of X holding the target's own past values, used by
-           ``window_normalization``; with ``window="columns"``, the variable
-           (the lag block, counted from 0) holding them.
+    window_normalization : {"standard", "last"} or None, default=None
+        With ``"standard"``, each window is standardised by its own mean and
+        standard deviation (per feature, after ``x_scaler``), and the
+        network's output is mapped back with the statistics of column
+        ``target_feature``: the model predicts relative to the recent level,
+        so it can follow trends and level shifts beyond the training range.
+        ``"last"`` subtracts the window's last row instead of its mean (and
+        still divides by the standard deviation), so the network predicts
+        the change from the last value, in units of the window's spread: an
+        untrained head forecasts the last value. Use either for forecasting,
+        where that column holds the target's own past values (``"last"`` is
+        the recommended recipe, see ``benchmarks/forecast.py``); leave it
+        off when rows are independent.
 
-       x_scaler, y_scaler : "minmax", transformer or None, default="minmax"
-           Scaling applied to X (column-wise) and y before training, fitted on
-           the data given to ``fit`` only. ``"minmax"`` is a
-           :class:`~sklearn.preprocessing.MinMaxScaler`; any transformer with
-           ``fit``/``transform`` (and ``inverse_transform`` for y) is cloned and
-           used; None trains on the raw values.
+    target_feature : int, default=0
+        Column of X holding the target's own past values, used by
+        ``window_normalization``; with ``window="columns"``, the variable
+        (the lag block, counted from 0) holding them.
 
-       loss : {"squared_error", "absolute_error", "huber"}, default="squared_error"
-           Training loss, computed on the scaled targets. ``"absolute_error"``
-           targets the median and is robust to outliers; ``"huber"`` is squared
-           for residuals below ``huber_delta`` and absolute above.
+    x_scaler, y_scaler : "minmax", transformer or None, default="minmax"
+        Scaling applied to X (column-wise) and y before training, fitted on
+        the data given to ``fit`` only. ``"minmax"`` is a
+        :class:`~sklearn.preprocessing.MinMaxScaler`; any transformer with
+        ``fit``/``transform`` (and ``inverse_transform`` for y) is cloned and
+        used; None trains on the raw values.
 
-       huber_delta : float, default=1.0
-           Threshold of the Huber loss, in units of the scaled target.
+    loss : {"squared_error", "absolute_error", "huber"}, default="squared_error"
+        Training loss, computed on the scaled targets. ``"absolute_error"``
+        targets the median and is robust to outliers; ``"huber"`` is squared
+        for residuals below ``huber_delta`` and absolute above.
 
-       alpha : float, default=0.0
-           Strength of the L2 penalty on the weights (not the biases). As in
-           MLPRegressor, the penalty ``0.5 * alpha * ||W||^2`` is divided by the
-           batch size; it is applied through Adam's weight decay.
+    huber_delta : float, default=1.0
+        Threshold of the Huber loss, in units of the scaled target.
 
-       batch_size : int, default=16
-           Windows per mini-batch.
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the weights (not the biases). As in
+        MLPRegressor, the penalty ``0.5 * alpha * ||W||^2`` is divided by the
+        batch size; it is applied through Adam's weight decay.
 
-       learning_rate : {"constant", "adaptive"}, default="constant"
-           ``"adaptive"`` divides the learning rate by 5 each time the stopping
-           rule (see ``n_iter_no_change``) fires, and only stops once it is
-           below 1e-6, as in :class:`~sklearn.neural_network.MLPRegressor`.
+    batch_size : int, default=16
+        Windows per mini-batch.
 
-       learning_rate_init : float, default=1e-3
-           Adam's initial step size.
+    learning_rate : {"constant", "adaptive"}, default="constant"
+        ``"adaptive"`` divides the learning rate by 5 each time the stopping
+        rule (see ``n_iter_no_change``) fires, and only stops once it is
+        below 1e-6, as in :class:`~sklearn.neural_network.MLPRegressor`.
 
-       beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
-           Adam's moment decay rates and numerical stabiliser.
+    learning_rate_init : float, default=1e-3
+        Adam's initial step size.
 
-       max_grad_norm : float or None, default=None
-           Clip the gradient's global L2 norm to this value before each step.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's moment decay rates and numerical stabiliser.
 
-       max_iter : int, default=100
-           Maximum number of epochs (passes over all windows).
+    max_grad_norm : float or None, default=None
+        Clip the gradient's global L2 norm to this value before each step.
 
-       shuffle : bool, default=True
-           Whether to shuffle the windows each epoch. With False, mini-batches
-           follow the time order.
+    max_iter : int, default=100
+        Maximum number of epochs (passes over all windows).
 
-       tol : float, default=1e-4
-           Minimal improvement of the monitored loss; see ``n_iter_no_change``.
+    shuffle : bool, default=True
+        Whether to shuffle the windows each epoch. With False, mini-batches
+        follow the time order.
 
-       n_iter_no_change : int or np.inf, default=10
-           Training stops when more than this many epochs in a row fail to
-           improve the training loss (or the validation loss, with
-           ``early_stopping``) by at least ``tol``, as in MLPRegressor. Use
-           ``np.inf`` to always run ``max_iter`` epochs (the tutorial's fixed
-           100).
+    tol : float, default=1e-4
+        Minimal improvement of the monitored loss; see ``n_iter_no_change``.
 
-       early_stopping : bool, default=False
-           Hold out the *last* ``validation_fraction`` of the rows (never a
-           shuffled sample, which would leak the future), monitor the loss on
-           them each epoch, and restore the weights of the best epoch at the
-           end. For a 2D series, the ``sequence_length - 1 + window_lag`` rows
-           before the validation part are not used as targets, so that no
-           validation window overlaps a training target.
+    n_iter_no_change : int or np.inf, default=10
+        Training stops when more than this many epochs in a row fail to
+        improve the training loss (or the validation loss, with
+        ``early_stopping``) by at least ``tol``, as in MLPRegressor. Use
+        ``np.inf`` to always run ``max_iter`` epochs (the tutorial's fixed
+        100).
 
-       validation_fraction : float, default=0.1
-           Fraction of rows (or windows) held out with ``early_stopping``.
+    early_stopping : bool, default=False
+        Hold out the *last* ``validation_fraction`` of the rows (never a
+        shuffled sample, which would leak the future), monitor the loss on
+        them each epoch, and restore the weights of the best epoch at the
+        end. For a 2D series, the ``sequence_length - 1 + window_lag`` rows
+        before the validation part are not used as targets, so that no
+        validation window overlaps a training target.
 
-       warm_start : bool, default=False
-           Continue from the fitted weights, scalers and optimizer state on the
-           next ``fit`` instead of starting anew.
+    validation_fraction : float, default=0.1
+        Fraction of rows (or windows) held out with ``early_stopping``.
 
-       device : {"cpu", "cuda", "auto"}, default="cpu"
-           Where to train and predict. ``"auto"`` picks CUDA when available.
-           A fitted model pickles to the CPU, so it loads on any machine.
+    warm_start : bool, default=False
+        Continue from the fitted weights, scalers and optimizer state on the
+        next ``fit`` instead of starting anew.
 
-       n_threads : int or None, default=1
-           Torch intra-op threads used during ``fit`` and ``predict``; the
-           caller's setting is restored afterwards. One thread is as fast as two
-           for models of this size and does not oversubscribe the cores under
-           ``GridSearchCV(n_jobs=...)``, Dask or other busy processes. None keeps
-           torch's current setting.
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+        Where to train and predict. ``"auto"`` picks CUDA when available.
+        A fitted model pickles to the CPU, so it loads on any machine.
 
-       random_state : int, RandomState instance or None, default=None
-           Seeds weight initialisation, shuffling and dropout, without touching
-           torch's or numpy's global random state. An int makes ``fit``
-           repeatable bit for bit on the same machine.
+    n_threads : int or None, default=1
+        Torch intra-op threads used during ``fit`` and ``predict``; the
+        caller's setting is restored afterwards. One thread is as fast as two
+        for models of this size and does not oversubscribe the cores under
+        ``GridSearchCV(n_jobs=...)``, Dask or other busy processes. None keeps
+        torch's current setting.
 
-       verbose : int, default=0
-           0 prints nothing, 1 a line per epoch (loss, validation loss,
-           seconds), 2 a live progress bar. Nothing is ever written to disk.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and dropout, without touching
+        torch's or numpy's global random state. An int makes ``fit``
+        repeatable bit for bit on the same machine.
 
-       Attributes
-       ----------
-       module_ : torch.nn.Module
-           The fitted network.
+    verbose : int, default=0
+        0 prints nothing, 1 a line per epoch (loss, validation loss,
+        seconds), 2 a live progress bar. Nothing is ever written to disk.
 
-       x_scaler_, y_scaler_ : transformer or None
-           The fitted scalers.
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The fitted network.
 
-       loss_ : float
-           Training loss of the last epoch, in scaled units.
+    x_scaler_, y_scaler_ : transformer or None
+        The fitted scalers.
 
-       loss_curve_ : list of float
-           Training loss of each epoch (mean over the epoch's mini-batches).
+    loss_ : float
+        Training loss of the last epoch, in scaled units.
 
-       validation_scores_ : list of float or None
-           With ``early_stopping``, the validation loss of each epoch, in the
-           training loss's units (lower is better; unlike MLPRegressor's R^2).
+    loss_curve_ : list of float
+        Training loss of each epoch (mean over the epoch's mini-batches).
 
-       best_validation_score_ : float or None
-           Lowest validation loss, whose weights were restored.
+    validation_scores_ : list of float or None
+        With ``early_stopping``, the validation loss of each epoch, in the
+        training loss's units (lower is better; unlike MLPRegressor's R^2).
 
-       best_loss_ : float
-           Lowest training loss reached.
+    best_validation_score_ : float or None
+        Lowest validation loss, whose weights were restored.
 
-       n_iter_ : int
-           Number of epochs run.
+    best_loss_ : float
+        Lowest training loss reached.
 
-       t_ : int
-           Number of training windows seen.
+    n_iter_ : int
+        Number of epochs run.
 
-       n_outputs_ : int
-           Number of target columns.
+    t_ : int
+        Number of training windows seen.
 
-       n_features_in_ : int
-           Number of features seen during ``fit``.
+    n_outputs_ : int
+        Number of target columns.
 
-       feature_names_in_ : ndarray of shape (`n_features_in_`,)
-           Names of features seen during ``fit``, when X has string column names.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
 
-       device_ : torch.device
-           Device the model was trained on.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit``, when X has string column names.
 
-       See Also
-       --------
-       sklearn.neural_network.MLPRegressor : Multi-layer perceptron regressor.
+    device_ : torch.device
+        Device the model was trained on.
 
-       Notes
-       -----
-       **Input.** A 2D ``X`` of shape ``(n_timesteps, n_features)`` is one
-       time-ordered series, oldest row first, and ``y[t]`` is the target of row
-       ``t``; the estimator builds one window per row and returns one prediction
-       per row. A 3D ``X`` of shape ``(n_samples, sequence_length, n_features)``
-       is a batch of ready-made windows with one target each.
+    See Also
+    --------
+    sklearn.neural_network.MLPRegressor : Multi-layer perceptron regressor.
 
-       **Alignment.** With ``sequence_length=3``, the window of row ``t`` is::
+    Notes
+    -----
+    **Input.** A 2D ``X`` of shape ``(n_timesteps, n_features)`` is one
+    time-ordered series, oldest row first, and ``y[t]`` is the target of row
+    ``t``; the estimator builds one window per row and returns one prediction
+    per row. A 3D ``X`` of shape ``(n_samples, sequence_length, n_features)``
+    is a batch of ready-made windows with one target each.
 
-           window_lag=0:  rows t-2, t-1, t      (concurrent features)
-           window_lag=1:  rows t-3, t-2, t-1    (one-step-ahead forecast)
+    **Alignment.** With ``sequence_length=3``, the window of row ``t`` is::
 
-       On data whose rows are independent, only ``window_lag=0`` lets the model
-       see the row that explains its target.
+        window_lag=0:  rows t-2, t-1, t      (concurrent features)
+        window_lag=1:  rows t-3, t-2, t-1    (one-step-ahead forecast)
 
-       **Lag columns.** With ``window="columns"`` and ``sequence_length=3``, a
-       row ``[a_1, a_2, a_3, b_1, b_2, b_3, e]`` (variables ``a`` and ``b``,
-       lag 1 most recent, one exogenous column) is read as the window::
+    On data whose rows are independent, only ``window_lag=0`` lets the model
+    see the row that explains its target.
 
-           step 1:  a_3, b_3, e
-           step 2:  a_2, b_2, e
-           step 3:  a_1, b_1, e
+    **Lag columns.** With ``window="columns"`` and ``sequence_length=3``, a
+    row ``[a_1, a_2, a_3, b_1, b_2, b_3, e]`` (variables ``a`` and ``b``,
+    lag 1 most recent, one exogenous column) is read as the window::
 
-       ``"columns_oldest_first"`` reads ``[a_3, a_2, a_1, b_3, b_2, b_1]``
-       the same way. The number of variables is ``(n_features_in_ -
-       exog_columns) / sequence_length``; any other column count is a
-       ValueError. ``x_scaler`` scales each column of X as given. 3D X is
-       refused (pass a 3D batch with ``window="rows"``), and
-       :func:`~sklstm.rolling_forecast` is plain ``predict``.
+        step 1:  a_3, b_3, e
+        step 2:  a_2, b_2, e
+        step 3:  a_1, b_1, e
 
-       **Warm-up rows.** The first ``sequence_length - 1 + window_lag`` rows have
-       too little history; their windows are padded with copies of the first row
-       of the X at hand, identically in ``fit`` and ``predict``. With
-       ``window_lag >= 1`` the first ``window_lag`` rows have no earlier row at
-       all (a padded window would hold only rows at or after the target, a
-       look-ahead): they are not used as training or validation targets, and
-       ``predict`` gives them the output for an all-zero window (in scaled
-       units), a constant that carries no information about their targets. No
-       window ever holds its target's row or a later one. To predict the rows
-       of a test period from real history, pass the preceding rows too and drop
-       their predictions (:func:`~sklstm.rolling_forecast` does it).
+    ``"columns_oldest_first"`` reads ``[a_3, a_2, a_1, b_3, b_2, b_1]``
+    the same way. The number of variables is ``(n_features_in_ -
+    exog_columns) / sequence_length``; any other column count is a
+    ValueError. ``x_scaler`` scales each column of X as given. 3D X is
+    refused (pass a 3D batch with ``window="rows"``), and
+    :func:`~sklstm.rolling_forecast` is plain ``predict``.
 
-       Examples
-       --------
-       >>> import numpy as np
-       >>> from sklstm import LSTMRegressor
-       >>> rng = np.random.RandomState(0)
-       >>> X = rng.uniform(size=(200, 3))
-       >>> y = X @ [1.0, -2.0, 0.5]
-       >>> reg = LSTMRegressor(sequence_length=5, hidden_size=16, max_iter=30,
-       ...                     random_state=0).fit(X, y)
-       >>> reg.predict(X[:3]).shape
-       (3,)
-       >>> bool(reg.score(X, y) > 0.9)
-       True
+    **Warm-up rows.** The first ``sequence_length - 1 + window_lag`` rows have
+    too little history; their windows are padded with copies of the first row
+    of the X at hand, identically in ``fit`` and ``predict``. With
+    ``window_lag >= 1`` the first ``window_lag`` rows have no earlier row at
+    all (a padded window would hold only rows at or after the target, a
+    look-ahead): they are not used as training or validation targets, and
+    ``predict`` gives them the output for an all-zero window (in scaled
+    units), a constant that carries no information about their targets. No
+    window ever holds its target's row or a later one. To predict the rows
+    of a test period from real history, pass the preceding rows too and drop
+    their predictions (:func:`~sklstm.rolling_forecast` does it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm import LSTMRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(size=(200, 3))
+    >>> y = X @ [1.0, -2.0, 0.5]
+    >>> reg = LSTMRegressor(sequence_length=5, hidden_size=16, max_iter=30,
+    ...                     random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    >>> bool(reg.score(X, y) > 0.9)
+    True
+
+    A lag table, as forecasting libraries build it (``lag_1`` most recent),
+    each row its own window:
+
+    >>> series = np.sin(np.arange(203) / 4)
+    >>> X_lags = np.column_stack([series[3 - k : 203 - k] for k in (1, 2, 3)])
+    >>> reg = LSTMRegressor(3, window="columns", hidden_size=16, max_iter=30,
+    ...                     random_state=0).fit(X_lags, series[3:])
+    >>> reg.predict(X_lags[:1]).shape
+    (1,)
     """
 
     _parameter_constraints: dict = {
@@ -516,13 +527,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             X, y2, sample_weight, x_scaler, y_scaler, device, incremental
         )
         module, optimizer, history, rng_state, stopped = self._train(
-            train,
-            validation,
-            X.shape[-1],
-            y2.shape[1],
-            device,
-            resume,
-            incremental,
+            train, validation, X.shape[-1], y2.shape[1], device, resume, incremental
         )
 
         self.module_ = module
