@@ -22,7 +22,10 @@ class LSTMNet(nn.Module):
     on its last row instead of its mean, so the head predicts the change from
     the last value; ``"seasonal"`` centres it on row ``centre_step`` (counted
     from the end, -1 being the last), the value one season before the target,
-    so the head predicts the change from the seasonal naive forecast.
+    so the head predicts the change from the seasonal naive forecast. The last
+    ``n_exog`` features (exogenous values repeated along the window, constant
+    within it) are passed through unnormalised, since centring a constant
+    would erase it.
 
     The weights are drawn from ``generator`` (the distributions of
     ``nn.LSTM`` and ``nn.Linear``), and dropout masks from the generator
@@ -43,6 +46,7 @@ class LSTMNet(nn.Module):
         centre_step=-1,
         linear_skip=False,
         sequence_length=None,
+        n_exog=0,
         generator=None,
     ):
         super().__init__()
@@ -74,6 +78,7 @@ class LSTMNet(nn.Module):
         self.window_normalization = window_normalization
         self.target_feature = target_feature
         self.centre_step = centre_step
+        self.n_exog = n_exog
         if device.type != "meta":
             if generator is None:
                 generator = torch.Generator(device=device)
@@ -95,13 +100,18 @@ class LSTMNet(nn.Module):
     def forward(self, x, dropout_generator=None):
         if self.window_normalization is None:
             return self._output(x, dropout_generator)
-        std = x.std(dim=1, keepdim=True, correction=0).clamp_min(_MIN_WINDOW_STD)
+        n_lagged = x.shape[-1] - self.n_exog
+        lagged = x[..., :n_lagged]
+        std = lagged.std(dim=1, keepdim=True, correction=0).clamp_min(_MIN_WINDOW_STD)
         if self.window_normalization == "standard":
-            centre = x.mean(dim=1, keepdim=True)
+            centre = lagged.mean(dim=1, keepdim=True)
         else:
             step = self.centre_step
-            centre = x[:, step : step + 1 or None]
-        out = self._output((x - centre) / std, dropout_generator)
+            centre = lagged[:, step : step + 1 or None]
+        normalized = (lagged - centre) / std
+        if self.n_exog:
+            normalized = torch.cat([normalized, x[..., n_lagged:]], dim=-1)
+        out = self._output(normalized, dropout_generator)
         k = self.target_feature
         return out * std[:, 0, k, None] + centre[:, 0, k, None]
 

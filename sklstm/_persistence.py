@@ -45,7 +45,12 @@ FORMAT = "sklstm.LSTMRegressor"
 FORMAT_VERSION = 2
 # Hyperparameters added after format version 1, with the version that added
 # them: an older file lacks them and loads with their defaults.
-_PARAMS_ADDED = {"seasonal_period": 2, "linear_skip": 2}
+_PARAMS_ADDED = {
+    "seasonal_period": 2,
+    "linear_skip": 2,
+    "window": 2,
+    "exog_columns": 2,
+}
 _MANIFEST = "sklstm.json"
 _TENSORS = "tensors.pt"
 _ENTRIES = (_MANIFEST, _TENSORS)
@@ -454,6 +459,7 @@ def _rebuild(manifest, tensors):
     estimator = LSTMRegressor(**params)
     try:
         estimator._validate_params()
+        estimator._check_window_params()
     except ValueError as exc:
         raise ModelFileError(f"Invalid sklstm model file: {exc}") from exc
 
@@ -470,13 +476,17 @@ def _rebuild(manifest, tensors):
     _expect(fitted["device"], str, "device")
     if fitted["y_1d"] and n_outputs != 1:
         raise ModelFileError("Invalid sklstm model file: y_1d with several outputs.")
+    try:
+        n_variables = estimator._window_features(n_features)[0]
+    except ValueError as exc:
+        raise ModelFileError(f"Invalid sklstm model file: {exc}") from exc
     if (
         estimator.window_normalization is not None
-        and estimator.target_feature >= n_features
+        and estimator.target_feature >= n_variables
     ):
         raise ModelFileError(
             f"Invalid sklstm model file: target_feature={estimator.target_feature} "
-            f"with {n_features} features."
+            f"with {n_variables} features."
         )
     names = fitted["feature_names_in_"]
     if names is not None:

@@ -18,6 +18,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._lag_windows import lag_windows, n_lag_variables
 from ._model import LSTMNet
 from ._seasonal import centre_step
 from ._training import (
@@ -64,7 +65,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     sequence_length : int, default=10
-        Number of rows in each window.
+        Number of rows in each window; with ``window="columns"``, the number
+        of lags of each variable (the time steps of the window).
 
     window_lag : int, default=0
         How many rows before the target row the window ends. With 0, the
@@ -73,7 +75,27 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         concurrent values of the features. With 1, the window ends one row
         before its target: a one-step-ahead forecast, the classic tutorial's
         alignment, which is right when X holds the series being forecast.
-        See Notes.
+        See Notes. Must be 0 with ``window="columns"``, whose rows already
+        hold their lags.
+
+    window : {"rows", "columns", "columns_oldest_first"}, default="rows"
+        Where a window comes from. ``"rows"``: a 2D X is one series and the
+        window of row ``t`` is made of rows of X (see ``window_lag``).
+        ``"columns"``: every row of X is its own window, its columns the lags
+        of one or more variables, as skforecast's ``ForecasterRecursive`` and
+        ``ForecasterDirect`` build them: a block of ``sequence_length``
+        columns per variable, most recent lag first (``lag_1 ... lag_k``),
+        then ``exog_columns`` exogenous columns. ``"columns_oldest_first"``
+        reads blocks whose oldest lag comes first, sktime's
+        ``make_reduction`` layout. The network always reads the lags oldest
+        first; rows are independent, so there is no warm-up padding. See
+        Notes.
+
+    exog_columns : int, default=0
+        With ``window="columns"``, the number of last columns of X that are
+        not lags but values known at the target's own time step
+        (skforecast's exogenous columns): they are repeated along the window
+        as extra features. Must be 0 with ``window="rows"``.
 
     hidden_size : int, default=50
         Number of features in the hidden state of each LSTM layer.
@@ -122,7 +144,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
 
     target_feature : int, default=0
         Column of X holding the target's own past values, used by
-        ``window_normalization``.
+        ``window_normalization``; with ``window="columns"``, the variable
+        (the lag block, counted from 0) holding them.
 
     x_scaler, y_scaler : "minmax", transformer or None, default="minmax"
         Scaling applied to X (column-wise) and y before training, fitted on
@@ -275,6 +298,21 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     On data whose rows are independent, only ``window_lag=0`` lets the model
     see the row that explains its target.
 
+    **Lag columns.** With ``window="columns"`` and ``sequence_length=3``, a
+    row ``[a_1, a_2, a_3, b_1, b_2, b_3, e]`` (variables ``a`` and ``b``,
+    lag 1 most recent, one exogenous column) is read as the window::
+
+        step 1:  a_3, b_3, e
+        step 2:  a_2, b_2, e
+        step 3:  a_1, b_1, e
+
+    ``"columns_oldest_first"`` reads ``[a_3, a_2, a_1, b_3, b_2, b_1]``
+    the same way. The number of variables is ``(n_features_in_ -
+    exog_columns) / sequence_length``; any other column count is a
+    ValueError. ``x_scaler`` scales each column of X as given. 3D X is
+    refused (pass a 3D batch with ``window="rows"``), and
+    :func:`~sklstm.rolling_forecast` is plain ``predict``.
+
     **Warm-up rows.** The first ``sequence_length - 1 + window_lag`` rows have
     too little history; their windows are padded with copies of the first row
     of the X at hand, identically in ``fit`` and ``predict``. With
@@ -300,11 +338,23 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     (3,)
     >>> bool(reg.score(X, y) > 0.9)
     True
+
+    A lag table, as forecasting libraries build it (``lag_1`` most recent),
+    each row its own window:
+
+    >>> series = np.sin(np.arange(203) / 4)
+    >>> X_lags = np.column_stack([series[3 - k : 203 - k] for k in (1, 2, 3)])
+    >>> reg = LSTMRegressor(3, window="columns", hidden_size=16, max_iter=30,
+    ...                     random_state=0).fit(X_lags, series[3:])
+    >>> reg.predict(X_lags[:1]).shape
+    (1,)
     """
 
     _parameter_constraints: dict = {
         "sequence_length": [Interval(Integral, 1, None, closed="left")],
         "window_lag": [Interval(Integral, 0, None, closed="left")],
+        "window": [StrOptions({"rows", "columns", "columns_oldest_first"})],
+        "exog_columns": [Interval(Integral, 0, None, closed="left")],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -346,6 +396,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         sequence_length=10,
         *,
         window_lag=0,
+        window="rows",
+        exog_columns=0,
         hidden_size=50,
         num_layers=2,
         dropout=0.0,
@@ -380,6 +432,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     ):
         self.sequence_length = sequence_length
         self.window_lag = window_lag
+        self.window = window
+        self.exog_columns = exog_columns
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.dropout = dropout
@@ -488,13 +542,16 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         if resume:
             x_scaler, y_scaler = self.x_scaler_, self.y_scaler_
         else:
-            x_scaler = _fitted_scaler(self.x_scaler, X.reshape(-1, X.shape[-1]))
-            # Rows of weight 0 have no influence as targets, on the scale neither.
-            # Rows without history still count, so that for a series that is
-            # its own target, X's and y's scales agree, as window
-            # normalisation needs (it maps its output back in X's units).
-            active = y2 if sample_weight is None else y2[sample_weight > 0]
-            y_scaler = _fitted_scaler(self.y_scaler, active)
+            # Rows of weight 0 have no influence as targets, on the scale
+            # neither; as history of other rows they are scaled with X, unless
+            # every row is its own window. Rows without history still count, so
+            # that for a series that is its own target, X's and y's scales
+            # agree, as window normalisation needs (it maps its output back in
+            # X's units).
+            active = slice(None) if sample_weight is None else sample_weight > 0
+            x_rows = X[active] if self._lag_columns else X
+            x_scaler = _fitted_scaler(self.x_scaler, x_rows.reshape(-1, X.shape[-1]))
+            y_scaler = _fitted_scaler(self.y_scaler, y2[active])
         train, validation = self._training_sets(
             X, y2, sample_weight, x_scaler, y_scaler, device, incremental
         )
@@ -543,11 +600,14 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 f"fitted with {self.n_outputs_}. Use warm_start=False to refit."
             )
         if self.window_normalization == "seasonal":
-            self._centre_step(None if X.ndim == 3 else len(X))
-        if self.window_normalization is not None and self.target_feature >= X.shape[-1]:
+            self._centre_step(None if X.ndim == 3 or self._lag_columns else len(X))
+        n_variables = self._window_features(X.shape[-1])[0]
+        if self.window_normalization is not None and self.target_feature >= n_variables:
+            what = "lag blocks" if self._lag_columns else "features"
             raise ValueError(
                 f"target_feature={self.target_feature} is out of range for X with "
-                f"{X.shape[-1]} features; it must name the column of X that holds "
+                f"{n_variables} {what}; it must name the "
+                f"{'lag block' if self._lag_columns else 'column'} of X that holds "
                 "the target's past values."
             )
         return X, y2, y.ndim == 1, sample_weight
@@ -570,8 +630,9 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             )
         if not self.early_stopping or incremental:
             return _training_data(windows, y_t, weight, range(len(y2))), None
+        independent = X.ndim == 3 or self._lag_columns
         gap = (
-            0 if X.ndim == 3 else n_padding_rows(self.sequence_length, self.window_lag)
+            0 if independent else n_padding_rows(self.sequence_length, self.window_lag)
         )
         train_rows, val_rows = time_ordered_split(
             len(y2), self.validation_fraction, gap
@@ -704,7 +765,47 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
 
     # -- helpers, in the order fit uses them --------------------------------
 
+    @property
+    def _lag_columns(self):
+        return self.window != "rows"
+
+    def _check_window_params(self):
+        """Reject parameter combinations that have no meaning for ``window``."""
+        if self._lag_columns and self.window_lag:
+            raise ValueError(
+                f"window_lag={self.window_lag} has no meaning with "
+                f"window={self.window!r}: each row already holds its own lags. "
+                "Set window_lag=0 (shift the lags themselves to forecast further "
+                "ahead)."
+            )
+        if not self._lag_columns and self.exog_columns:
+            raise ValueError(
+                f"exog_columns={self.exog_columns} applies to window='columns' "
+                "only; with window='rows' every column of X is a feature of each "
+                "time step. Set exog_columns=0 or window='columns'."
+            )
+
+    def _window_features(self, n_features):
+        """``(n_variables, n_inputs)``: the variables whose past the windows
+        hold, and the features per time step the network reads."""
+        if not self._lag_columns:
+            return n_features, n_features
+        n_variables = n_lag_variables(
+            n_features, self.sequence_length, self.exog_columns
+        )
+        return n_variables, n_variables + self.exog_columns
+
+    def _reject_3d_lag_columns(self, X):
+        if self._lag_columns and _ndim(X) == 3:
+            raise ValueError(
+                f"window={self.window!r} reads each row of a 2D X as one window "
+                "of lag columns, but X is 3D. Pass the 2D lag table, or set "
+                "window='rows' to pass 3D windows."
+            )
+
     def _validate_fit_data(self, X, y, reset):
+        self._check_window_params()
+        self._reject_3d_lag_columns(X)
         if _ndim(X) == 3:
             X = check_array(X, allow_nd=True, dtype=[np.float64, np.float32])
             y = check_array(
@@ -736,6 +837,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         )
 
     def _validate_predict_data(self, X):
+        self._reject_3d_lag_columns(X)
         if _ndim(X) == 3:
             X = check_array(X, allow_nd=True, dtype=[np.float64, np.float32])
             self._check_window_length(X)
@@ -756,13 +858,25 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
 
     def _rows_without_history(self, X):
         """First rows of a 2D series that get no window (see ``_windowing``)."""
-        return 0 if X.ndim == 3 else n_rows_without_history(len(X), self.window_lag)
+        if X.ndim == 3 or self._lag_columns:
+            return 0
+        return n_rows_without_history(len(X), self.window_lag)
 
     def _windows(self, X, x_scaler, device):
         """The windows of the rows that have history, all rows for 3D X."""
         transform = _transform_of(x_scaler)
         if X.ndim == 3:
             return scaled_tensor(X, transform, device)
+        if self._lag_columns:
+            newest_first = self.window == "columns"
+            return lag_windows(
+                X,
+                self.sequence_length,
+                self.exog_columns,
+                newest_first,
+                transform,
+                device,
+            )
         needed = self.sequence_length + self.window_lag
         if len(X) < needed:
             blind = (
@@ -783,8 +897,9 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         return series_windows(series, self.sequence_length, self.window_lag)
 
     def _build_module(self, n_features, n_outputs, generator=None):
+        """The network for X with ``n_features`` columns (3D: features)."""
         return LSTMNet(
-            n_features,
+            self._window_features(n_features)[1],
             n_outputs,
             hidden_size=self.hidden_size,
             num_layers=self.num_layers,
@@ -795,6 +910,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             centre_step=self._centre_step(),
             linear_skip=self.linear_skip,
             sequence_length=self.sequence_length,
+            n_exog=self.exog_columns,
             generator=generator,
         )
 

@@ -161,7 +161,8 @@ def rolling_forecast(estimator, X, start):
     estimator : fitted LSTMRegressor, or a Pipeline ending with one
         Its ``sequence_length`` and ``window_lag`` say how far back windows
         reach. Steps before it in a Pipeline must transform rows
-        independently.
+        independently. With ``window="columns"`` every row holds its own
+        lags, so this is ``estimator.predict(X[start:])``.
 
     X : array-like or pandas.DataFrame of shape (n_timesteps, n_features)
         The whole series: history followed by the rows to predict.
@@ -223,6 +224,8 @@ def _final_estimator(estimator):
 
 def _warmup_rows(estimator):
     """Rows of a 2D series before the first one whose window is complete."""
+    if getattr(estimator, "window", "rows") != "rows":
+        return 0  # each row of a lag table is its own window
     return n_padding_rows(estimator.sequence_length, estimator.window_lag)
 
 
