@@ -59,6 +59,19 @@ class LSTMNet(nn.Module):
         self.target_feature = target_feature
         self.reset_parameters(torch.Generator() if generator is None else generator)
 
+    def architecture(self):
+        """The constructor's arguments (but the generator) that rebuild this net."""
+        return {
+            "n_features": self.lstm.input_size,
+            "n_outputs": self.head.out_features,
+            "hidden_size": self.lstm.hidden_size,
+            "num_layers": self.lstm.num_layers,
+            "dropout": self.dropout,
+            "bidirectional": self.lstm.bidirectional,
+            "window_normalization": self.window_normalization,
+            "target_feature": self.target_feature,
+        }
+
     @torch.no_grad()
     def reset_parameters(self, generator):
         """Draw every weight from ``generator``, as nn.LSTM and nn.Linear do."""
