@@ -1,5 +1,6 @@
 """sklstm: a PyTorch LSTM as a first-class scikit-learn regressor."""
 
+from ._onnx import to_onnx
 from ._persistence import ModelFileError, load, save
 from ._regressor import LSTMRegressor
 from .forecasting import make_direct_targets, make_forecaster, rolling_forecast
@@ -20,4 +21,5 @@ __all__ = [
     "make_forecaster",
     "rolling_forecast",
     "save",
+    "to_onnx",
 ]

@@ -84,6 +84,25 @@ class LSTMNet(nn.Module):
                 generator = torch.Generator(device=device)
             self.reset_parameters(generator)
 
+    def architecture(self):
+        """The constructor's arguments (but the generator) that rebuild this net."""
+        return {
+            "n_features": self.lstm.input_size,
+            "n_outputs": self.head.out_features,
+            "hidden_size": self.lstm.hidden_size,
+            "num_layers": self.lstm.num_layers,
+            "dropout": self.dropout,
+            "bidirectional": self.lstm.bidirectional,
+            "window_normalization": self.window_normalization,
+            "target_feature": self.target_feature,
+            "centre_step": self.centre_step,
+            "n_exog": self.n_exog,
+            "linear_skip": self.skip is not None,
+            "sequence_length": (
+                None if self.skip is None else self.skip.in_features // self.lstm.input_size
+            ),
+        }
+
     @torch.no_grad()
     def reset_parameters(self, generator):
         """Draw every weight from ``generator``, as nn.LSTM and nn.Linear do."""

@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
 
 from ._lag_windows import lag_windows, n_lag_variables
 from ._model import LSTMNet
+from ._pickling import plain_state, torch_state
 from ._seasonal import centre_step
 from ._training import (
     History,
@@ -753,15 +754,12 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         return tags
 
     def __getstate__(self):
-        # Pickles hold CPU tensors only, so they load on machines without CUDA.
-        state = self.__dict__.copy()
-        if "module_" in state:
-            state["module_"] = copy.deepcopy(self.module_).cpu()
-            state["_optimizer_state"] = _to_cpu(self._optimizer_state)
-            state["_history"] = copy.copy(self._history)
-            state["_history"].best_state = _to_cpu(self._history.best_state)
-            state["device_"] = torch.device("cpu")
-        return state
+        # Numpy arrays instead of torch objects: skops can store them, and
+        # the pickle loads on machines without CUDA (see _pickling).
+        return plain_state(self.__dict__)
+
+    def __setstate__(self, state):
+        vars(self).update(torch_state(state))
 
     # -- helpers, in the order fit uses them --------------------------------
 
@@ -1038,13 +1036,3 @@ def _n_features_message(estimator, n_features):
         f"X has {n_features} features, but {type(estimator).__name__} is expecting "
         f"{estimator.n_features_in_} features as input."
     )
-
-
-def _to_cpu(obj):
-    if isinstance(obj, torch.Tensor):
-        return obj.cpu()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_to_cpu(v) for v in obj]
-    return obj
