@@ -107,6 +107,17 @@ def test_pickle_rebuilds_the_fitted_architecture(early_stopped):
     np.testing.assert_array_equal(loaded.predict(X), estimator.predict(X))
 
 
+def test_pickle_of_a_seasonal_model_with_a_linear_skip():
+    X, y = _data(n_rows=80)
+    params = dict(SMALL, sequence_length=6, window_lag=1, linear_skip=True)
+    estimator = LSTMRegressor(
+        **params, window_normalization="seasonal", seasonal_period=4
+    ).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(estimator))
+    assert loaded.module_.centre_step == -4
+    np.testing.assert_array_equal(loaded.predict(X), estimator.predict(X))
+
+
 def test_unfitted_estimator_pickles():
     loaded = pickle.loads(pickle.dumps(LSTMRegressor(hidden_size=3)))
     assert loaded.hidden_size == 3 and not hasattr(loaded, "module_")
@@ -238,8 +249,18 @@ def test_onnx_windows_match_predict(tmp_path, params, n_outputs):
         ({"window_lag": 1, "window_normalization": "last"}, 2),
         ({"x_scaler": None, "y_scaler": StandardScaler(), "window_lag": 3}, None),
         ({"sequence_length": 1}, None),
+        (
+            {
+                "sequence_length": 6,
+                "window_lag": 1,
+                "window_normalization": "seasonal",
+                "seasonal_period": 4,
+                "linear_skip": True,
+            },
+            None,
+        ),
     ],
-    ids=["lag1-last-multioutput", "lag3-no-x-scaler", "length1"],
+    ids=["lag1-last-multioutput", "lag3-no-x-scaler", "length1", "forecaster"],
 )
 def test_onnx_series_match_predict(params, n_outputs):
     X, y = _data(n_rows=100, n_outputs=n_outputs)
