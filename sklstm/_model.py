@@ -4,6 +4,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 # Floor for a window's standard deviation, so that a flat window does not
 # divide by zero (inputs are already scaled to about unit range).
@@ -62,14 +63,16 @@ class LSTMNet(nn.Module):
         )
         n_directions = 2 if bidirectional else 1
         self.head = nn.Linear(hidden_size * n_directions, n_outputs, device="meta")
-        # A linear map of the whole (normalised) window added to the head: an
-        # autoregressive path that short series can fit where the LSTM alone
-        # underfits. Zero at first, so an untrained model is the baseline.
-        self.skip = (
-            nn.Linear(sequence_length * n_features, n_outputs, device="meta")
-            if linear_skip
-            else None
-        )
+        # A linear autoregression on the whole window, fitted in closed form
+        # (fit_skip) and then held fixed: buffers, not parameters, so that
+        # training only teaches the LSTM what the linear model misses.
+        self.linear_skip = linear_skip
+        if linear_skip:
+            n_inputs = sequence_length * n_features
+            self.register_buffer(
+                "skip_weight", torch.zeros((n_outputs, n_inputs), device="meta")
+            )
+            self.register_buffer("skip_bias", torch.zeros(n_outputs, device="meta"))
         # The default device: "meta" again inside a `torch.device("meta")`
         # block, where only the shapes are wanted.
         device = torch.empty(0).device
@@ -97,9 +100,11 @@ class LSTMNet(nn.Module):
             "target_feature": self.target_feature,
             "centre_step": self.centre_step,
             "n_exog": self.n_exog,
-            "linear_skip": self.skip is not None,
+            "linear_skip": self.linear_skip,
             "sequence_length": (
-                None if self.skip is None else self.skip.in_features // self.lstm.input_size
+                self.skip_weight.shape[1] // self.lstm.input_size
+                if self.linear_skip
+                else None
             ),
         }
 
@@ -112,13 +117,29 @@ class LSTMNet(nn.Module):
         bound = 1 / math.sqrt(self.head.in_features)
         for weight in self.head.parameters():
             weight.uniform_(-bound, bound, generator=generator)
-        if self.skip is not None:
-            for weight in self.skip.parameters():
-                weight.zero_()
+        if self.linear_skip:
+            self.skip_weight.zero_()
+            self.skip_bias.zero_()
 
     def forward(self, x, dropout_generator=None):
         if self.window_normalization is None:
-            return self._output(x, dropout_generator)
+            out = self.head(self._last_step(x, dropout_generator))
+        else:
+            normalized, scale, centre = self._normalize(x)
+            out = self.head(self._last_step(normalized, dropout_generator))
+            out = out * scale + centre
+        if self.linear_skip:
+            # On the window as given (x-scaled, not normalised): a linear
+            # autoregression keeps the series' level, which per-window
+            # normalisation removes and which mean-reverting series need.
+            out = out + F.linear(x.flatten(1), self.skip_weight, self.skip_bias)
+        return out
+
+    def _normalize(self, x):
+        """The window as the LSTM reads it, and the ``scale`` and ``centre``
+        (per window, broadcast over the outputs) that map its output back."""
+        if self.window_normalization is None:
+            return x, x.new_ones((len(x), 1)), x.new_zeros((len(x), 1))
         n_lagged = x.shape[-1] - self.n_exog
         lagged = x[..., :n_lagged]
         std = lagged.std(dim=1, keepdim=True, correction=0).clamp_min(_MIN_WINDOW_STD)
@@ -130,15 +151,41 @@ class LSTMNet(nn.Module):
         normalized = (lagged - centre) / std
         if self.n_exog:
             normalized = torch.cat([normalized, x[..., n_lagged:]], dim=-1)
-        out = self._output(normalized, dropout_generator)
         k = self.target_feature
-        return out * std[:, 0, k, None] + centre[:, 0, k, None]
+        return normalized, std[:, 0, k, None], centre[:, 0, k, None]
 
-    def _output(self, x, dropout_generator):
-        out = self.head(self._last_step(x, dropout_generator))
-        if self.skip is not None:
-            out = out + self.skip(x.flatten(1))
-        return out
+    @torch.no_grad()
+    def fit_skip(self, windows, y, weight=None, alpha=1e-5, chunk=4096):
+        """Fit the linear skip by least squares on the training windows.
+
+        With the head at zero, the network's output is then the skip's plus
+        the window's centre (the last value, with ``"last"``), so the skip
+        is fitted to what the centre leaves of the target (``alpha``, a tiny
+        ridge penalty in scaled units, only keeps the solve well posed):
+        training starts from that linear autoregression, and the LSTM learns
+        what it misses.
+        """
+        n_inputs = self.skip_weight.shape[1]
+        gram = torch.zeros((n_inputs + 1, n_inputs + 1), dtype=torch.float64)
+        moment = torch.zeros((n_inputs + 1, y.shape[1]), dtype=torch.float64)
+        for start in range(0, len(windows), chunk):
+            x = windows[start : start + chunk]
+            _, _, centre = self._normalize(x)
+            design = torch.cat([x.flatten(1), x.new_ones((len(x), 1))], dim=1)
+            target = y[start : start + chunk] - centre
+            if weight is not None:
+                root = weight[start : start + chunk, None].sqrt()
+                design, target = design * root, target * root
+            design, target = design.double(), target.double()
+            gram += (design.T @ design).cpu()
+            moment += (design.T @ target).cpu()
+        penalty = torch.full((n_inputs + 1,), float(alpha), dtype=torch.float64)
+        penalty[-1] = 0.0  # not on the intercept
+        solution = torch.linalg.solve(gram + torch.diag(penalty), moment)
+        self.skip_weight.copy_(solution[:-1].T)
+        self.skip_bias.copy_(solution[-1])
+        self.head.weight.zero_()
+        self.head.bias.zero_()
 
     def _last_step(self, x, generator):
         """The LSTM's output at the last time step of each window."""

@@ -673,6 +673,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         else:
             generator.manual_seed(seed_from_random_state(self.random_state))
             module = self._build_module(n_features, n_outputs, generator).to(device)
+            if self.linear_skip:
+                module.fit_skip(train.windows, train.y, train.weight)
         optimizer = self._optimizer(module, history.learning_rate)
         if resume:
             # Continue Adam's moments under the current hyperparameters

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.linear_model import LinearRegression
 
 from sklstm import LSTMRegressor, make_forecaster, rolling_forecast
 from sklstm._model import LSTMNet
@@ -123,3 +124,28 @@ def test_seasonal_period_of_without_a_frequency_says_what_to_do():
         seasonal_period_of(irregular)
     with pytest.raises(ValueError, match="no usual seasonal period"):
         seasonal_period_of(pd.date_range("2021", periods=10, freq="7min"))
+
+
+@pytest.mark.parametrize("normalization", [None, "last"])
+def test_linear_skip_starts_at_the_least_squares_autoregression(normalization):
+    # With the head at zero and no training to speak of, the model is the
+    # least-squares linear regression of the targets on the raw windows.
+    X, y = _seasonal_series(120)
+    reg = LSTMRegressor(
+        6,
+        window_lag=1,
+        linear_skip=True,
+        window_normalization=normalization,
+        x_scaler=None,
+        y_scaler=None,
+        hidden_size=4,
+        num_layers=1,
+        max_iter=1,
+        learning_rate_init=1e-12,
+        random_state=0,
+    ).fit(X, y)
+    # The windows of rows 1..119 (row 0 has no history), padded with row 0.
+    lags = np.array([[y[max(r, 0)] for r in range(t - 6, t)] for t in range(1, 120)])
+    expected = LinearRegression().fit(lags, y[1:]).predict(lags)
+    np.testing.assert_allclose(reg.predict(X)[1:], expected, rtol=1e-4)
+    assert reg.module_.head.weight.abs().max() < 1e-9  # started at zero
