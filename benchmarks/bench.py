@@ -142,21 +142,32 @@ def edge_windows(X, sequence_length):
     return np.ascontiguousarray(windows.transpose(0, 2, 1))
 
 
-def hand_fit(windows, y, params, epochs, seed=0, dropout=0.0, own_generator=False):
+def hand_fit(
+    windows,
+    y,
+    params,
+    epochs,
+    seed=0,
+    dropout=0.0,
+    own_generator=False,
+    sklstm_module=False,
+):
     """A tight training loop: shuffled mini-batches, fused Adam, one sync per epoch.
 
-    Seeded through torch's global generator, or with ``own_generator`` from
-    a generator of its own, as ``LSTMRegressor.fit`` is (its module draws the
-    weights and, layer by layer, the dropout masks from it).
+    It draws from torch's global generator, or with ``own_generator`` from a
+    generator of its own, as ``LSTMRegressor.fit`` does (sklstm's module then
+    draws the weights and, layer by layer, the dropout masks from it). The
+    module is the plain one a user writes, or sklstm's with ``sklstm_module``
+    (without dropout, so that only the seeding differs).
     """
     args = (windows.shape[2], params["hidden_size"], params["num_layers"])
-    if own_generator:
-        generator = torch.Generator().manual_seed(seed)
-        model = LSTMNet(*args[:1], 1, *args[1:], dropout, False, generator=generator)
-        forward = lambda x: model(x, masks)  # noqa: E731
-    else:
+    generator = torch.Generator().manual_seed(seed) if own_generator else None
+    if not own_generator:
         torch.manual_seed(seed)
-        generator = None
+    if own_generator or (not dropout and sklstm_module):
+        model = LSTMNet(*args[:1], 1, *args[1:], dropout, False, generator=generator)
+        forward = lambda x: model(x, masks)
+    else:
         model = forward = HandLSTM(*args, dropout=dropout)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     n, batch_size = len(windows), params["batch_size"]
@@ -276,7 +287,13 @@ def bench_seeding(quick):
     contenders = {
         f"{scheme}{'_dropout' if dropout else ''}": (
             lambda own=scheme == "own", p=dropout: hand_fit(
-                windows, ys, params, epochs, dropout=p, own_generator=own
+                windows,
+                ys,
+                params,
+                epochs,
+                dropout=p,
+                own_generator=own,
+                sklstm_module=True,
             )
         )
         for dropout in (0.0, 0.2)
@@ -459,9 +476,7 @@ def memory_child(stage, n_rows, batch):
     before = _status_kb("VmRSS") if reset else _status_kb("VmHWM")
     if stage == "windowing":
         scaler = MinMaxScaler().fit(X)
-        windows = series_windows(
-            padded_series(X, length, scaler.transform), length, 0
-        )
+        windows = series_windows(padded_series(X, length, scaler.transform), length, 0)
         gather(windows, torch.randperm(len(windows))[:batch])
     elif stage == "train_step":
         hand_fit(windows, targets, params, 1)
@@ -582,11 +597,15 @@ def _threads_rows(t):
 def _seeding_rows(s):
     yield (
         "seeding (tutorial hand loop, global vs own generator)",
-        f"{s['global']['median_s']:.3f} s vs {s['own']['median_s']:.3f} s; "
-        f"dropout 0.2: {s['global_dropout']['median_s']:.3f} s vs "
-        f"{s['own_dropout']['median_s']:.3f} s",
-        f"own / global = {s['ratio_own_over_global']:.3f}, with dropout "
-        f"{s['ratio_own_over_global_dropout']:.3f}",
+        (
+            f"{s['global']['median_s']:.3f} s vs {s['own']['median_s']:.3f} s; "
+            f"dropout 0.2: {s['global_dropout']['median_s']:.3f} s vs "
+            f"{s['own_dropout']['median_s']:.3f} s"
+        ),
+        (
+            f"own / global = {s['ratio_own_over_global']:.3f}, with dropout "
+            f"{s['ratio_own_over_global_dropout']:.3f}"
+        ),
     )
 
 

@@ -3,7 +3,12 @@
 from ._onnx import to_onnx
 from ._persistence import ModelFileError, load, save
 from ._regressor import LSTMRegressor
-from .forecasting import make_direct_targets, make_forecaster, rolling_forecast
+from .forecasting import (
+    make_direct_targets,
+    make_forecaster,
+    rolling_forecast,
+    seasonal_period_of,
+)
 
 # plotting imports matplotlib inside its functions only: no pyplot here.
 from .plotting import LossCurveDisplay, SeriesPredictionDisplay
@@ -21,5 +26,6 @@ __all__ = [
     "make_forecaster",
     "rolling_forecast",
     "save",
+    "seasonal_period_of",
     "to_onnx",
 ]

@@ -111,10 +111,14 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         Whether the LSTM also reads each window backwards.
 
     linear_skip : bool, default=False
-        Add a linear map of the whole window (after ``window_normalization``)
-        to the output of the head: an autoregressive path beside the LSTM,
-        zero before training. Short series, on which the LSTM alone
-        underfits, gain most (see :func:`~sklstm.make_forecaster`).
+        Add a linear autoregression on the whole window (in ``x_scaler``'s
+        units, not normalised, so that it keeps the series' level) to the
+        network's output. It is fitted by least squares on the training
+        windows when the model is initialised and then held fixed, and the
+        head starts at zero, so training teaches the LSTM what the linear
+        model misses. Short series, on which an LSTM alone fits the noise,
+        gain most (see :func:`~sklstm.make_forecaster`); ``warm_start`` and
+        ``partial_fit`` keep it as fitted.
 
     window_normalization : {"standard", "last", "seasonal"} or None, default=None
         With ``"standard"``, each window is standardised by its own mean and
@@ -140,7 +144,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         Used by ``window_normalization="seasonal"``; it must be at least
         ``window_lag``, shorter than the training series, and
         ``sequence_length`` must be at least ``seasonal_period - window_lag +
-        1``. Never guessed: :func:`~sklstm.forecasting.seasonal_period_of`
+        1``. Never guessed: :func:`~sklstm.seasonal_period_of`
         reads the usual period off a pandas ``DatetimeIndex``.
 
     target_feature : int, default=0

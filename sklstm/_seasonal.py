@@ -91,7 +91,7 @@ def seasonal_period_of(index):
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklstm.forecasting import seasonal_period_of
+    >>> from sklstm import seasonal_period_of
     >>> seasonal_period_of(pd.date_range("2020-01", periods=36, freq="MS"))
     12
     >>> seasonal_period_of(pd.date_range("2020-01-01", periods=96, freq="30min"))
@@ -117,6 +117,5 @@ def seasonal_period_of(index):
                 return cycle // offset.n
             break
     raise ValueError(
-        f"Frequency {offset.freqstr!r} has no usual seasonal period; pass it as an "
-        "int."
+        f"Frequency {offset.freqstr!r} has no usual seasonal period; pass it as an int."
     )

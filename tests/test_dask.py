@@ -5,6 +5,7 @@ Skipped unless the ``dask`` extra is installed (``pip install sklstm[dask]``).
 
 import logging
 import os
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -26,19 +27,26 @@ RECOMMENDED_CONFIG = {
 }
 
 
-@pytest.fixture(scope="module")
-def client():
+@contextmanager
+def _client(n_workers, threads_per_worker):
+    """A client of a local cluster of worker processes, configured as advised."""
     with (
         dask.config.set(RECOMMENDED_CONFIG),
         LocalCluster(
-            n_workers=2,
+            n_workers=n_workers,
             processes=True,
-            threads_per_worker=1,
+            threads_per_worker=threads_per_worker,
             dashboard_address=None,
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
     ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def client():
+    with _client(n_workers=2, threads_per_worker=1) as client:
         yield client
 
 
@@ -144,17 +152,7 @@ def test_fits_in_a_two_thread_dask_worker_equal_serial_fits():
         return reg.fit(X, y).predict(X)
 
     serial = [fit_predict(seed) for seed in range(4)]
-    with (
-        dask.config.set(RECOMMENDED_CONFIG),
-        LocalCluster(
-            n_workers=1,
-            processes=True,
-            threads_per_worker=2,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with _client(n_workers=1, threads_per_worker=2) as client:
         futures = client.map(fit_predict, range(4), pure=False)
         threaded = client.gather(futures)
     for a, b in zip(serial, threaded):

@@ -13,6 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from _helpers import RecordingRegressor
 
 import sklstm
 from sklstm import LSTMRegressor, _lag_windows, _regressor, rolling_forecast
@@ -75,26 +76,12 @@ def test_skforecast_and_sktime_orders_give_the_same_window():
     np.testing.assert_array_equal(lag_windows(oldest, 3, 1, False).numpy(), expected)
 
 
-class _RecordingRegressor(LSTMRegressor):
-    """Records every batch of windows its module receives."""
-
-    def _build_module(self, *args):
-        module = super()._build_module(*args)
-        self.seen_ = {"train": [], "eval": []}
-
-        def record(mod, args):
-            self.seen_["train" if mod.training else "eval"].append(args[0].clone())
-
-        module.register_forward_pre_hook(record)
-        return module
-
-
 @pytest.mark.parametrize("window", ["columns", "columns_oldest_first"])
 @pytest.mark.parametrize("exog_columns", [0, 2])
 def test_estimator_feeds_the_naive_windows(window, exog_columns):
     X = _lag_table(37, 2, 4, exog_columns).astype(np.float32)
     y = X[:, 0]
-    est = _RecordingRegressor(
+    est = RecordingRegressor(
         4,
         window=window,
         exog_columns=exog_columns,

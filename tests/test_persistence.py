@@ -21,8 +21,8 @@ from sklearn.preprocessing import (
 )
 
 import sklstm
-from sklstm._persistence import _PARAMS_ADDED
 from sklstm import LSTMRegressor, ModelFileError
+from sklstm._persistence import _PARAMS_ADDED
 
 SMALL = {"sequence_length": 4, "hidden_size": 6, "max_iter": 3, "random_state": 0}
 
@@ -509,7 +509,9 @@ def test_joblib_round_trip(tmp_path, mmap_mode):
     np.testing.assert_array_equal(loaded.predict(X), original.predict(X))
 
 
-def test_version_1_files_load_with_the_defaults_of_newer_parameters(saved_bytes, fitted):
+def test_version_1_files_load_with_the_defaults_of_newer_parameters(
+    saved_bytes, fitted
+):
     def as_version_1(manifest):
         manifest.update(format_version=1)
         for name in _PARAMS_ADDED:

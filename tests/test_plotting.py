@@ -11,10 +11,10 @@ from sklearn.preprocessing import StandardScaler
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from sklstm import LSTMRegressor  # noqa: E402
-from sklstm.plotting import LossCurveDisplay, SeriesPredictionDisplay  # noqa: E402
+from sklstm import LSTMRegressor
+from sklstm.plotting import LossCurveDisplay, SeriesPredictionDisplay
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from joblib import Parallel, delayed
-from sklearn.base import clone
 
 from sklstm import LSTMRegressor, rolling_forecast
 
@@ -27,7 +26,10 @@ def _series(n=40, seed=0):
 def test_no_prediction_reads_its_target_row_or_later(window_lag, normalization):
     X, y = _series()
     reg = LSTMRegressor(
-        window_lag=window_lag, window_normalization=normalization, random_state=0, **SMALL
+        window_lag=window_lag,
+        window_normalization=normalization,
+        random_state=0,
+        **SMALL,
     ).fit(X, y)
     reference = reg.predict(X)
     rng = np.random.default_rng(1)

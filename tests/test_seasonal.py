@@ -7,9 +7,8 @@ import torch
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 
-from sklstm import LSTMRegressor, make_forecaster, rolling_forecast
+from sklstm import LSTMRegressor, make_forecaster, rolling_forecast, seasonal_period_of
 from sklstm._model import LSTMNet
-from sklstm.forecasting import seasonal_period_of
 
 
 def _seasonal_series(n=240, m=12, seed=0):
@@ -107,8 +106,18 @@ def test_make_forecaster_is_a_clonable_recipe_that_params_override():
 
 @pytest.mark.parametrize(
     "freq, expected",
-    [("MS", 12), ("ME", 12), ("QS", 4), ("W", 52), ("D", 7), ("B", 5), ("h", 24),
-     ("30min", 48), ("YS", 1), ("BME", 12)],
+    [
+        ("MS", 12),
+        ("ME", 12),
+        ("QS", 4),
+        ("W", 52),
+        ("D", 7),
+        ("B", 5),
+        ("h", 24),
+        ("30min", 48),
+        ("YS", 1),
+        ("BME", 12),
+    ],
 )
 def test_seasonal_period_of_a_date_index(freq, expected):
     index = pd.date_range("2021-01-01", periods=40, freq=freq)

@@ -9,6 +9,7 @@ The first ``window_lag`` rows have no earlier row and get no window.
 import numpy as np
 import pytest
 import torch
+from _helpers import RecordingRegressor
 from sklearn.preprocessing import StandardScaler
 
 from sklstm import LSTMRegressor, _regressor, _windowing
@@ -126,20 +127,6 @@ def test_scaled_tensor_equals_the_scaled_array(seed, ndim, monkeypatch):
     )
 
 
-class _RecordingRegressor(LSTMRegressor):
-    """Records every batch of windows its module receives."""
-
-    def _build_module(self, *args):
-        module = super()._build_module(*args)
-        self.seen_ = {"train": [], "eval": []}
-
-        def record(mod, args):
-            self.seen_["train" if mod.training else "eval"].append(args[0].clone())
-
-        module.register_forward_pre_hook(record)
-        return module
-
-
 def _recording(**params):
     """A small unscaled recorder: what it records are the raw windows of X."""
     defaults = dict(
@@ -152,7 +139,7 @@ def _recording(**params):
         n_iter_no_change=np.inf,
         random_state=0,
     )
-    return _RecordingRegressor(**{**defaults, **params})
+    return RecordingRegressor(**{**defaults, **params})
 
 
 @pytest.mark.parametrize("window_lag", [0, 1, 3])
