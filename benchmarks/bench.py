@@ -154,9 +154,11 @@ def hand_fit(
 ):
     """A tight training loop: shuffled mini-batches, fused Adam, one sync per epoch.
 
-    It draws from torch's global generator, or with ``own_generator`` from a
-    generator of its own, as ``LSTMRegressor.fit`` does (sklstm's module then
-    draws the weights and, layer by layer, the dropout masks from it). The
+    It shuffles with torch's global generator (the module's weights and
+    nn.LSTM's dropout draw from it too, but sklstm's module draws its
+    weights privately), or with ``own_generator`` from a generator of its
+    own, as ``LSTMRegressor.fit`` does (sklstm's module then draws the
+    weights and, layer by layer, the dropout masks from it). The
     module is the plain one a user writes, or sklstm's with ``sklstm_module``
     (without dropout, so that only the seeding differs).
     """

@@ -1,4 +1,4 @@
-"""The torch module: an LSTM and a linear head on its last time step."""
+"""The torch module: an LSTM, a linear head on its last step, a linear skip."""
 
 import math
 
@@ -28,10 +28,15 @@ class LSTMNet(nn.Module):
     within it) are passed through unnormalised, since centring a constant
     would erase it.
 
+    With ``linear_skip``, a linear autoregression on the whole window (as
+    given, not normalised) is added to the output; :meth:`fit_skip` fits it
+    and it stays fixed (buffers, not parameters).
+
     The weights are drawn from ``generator`` (the distributions of
     ``nn.LSTM`` and ``nn.Linear``), and dropout masks from the generator
-    passed to :meth:`forward`: torch's process-wide generator is never used,
-    so fits running in concurrent threads stay reproducible.
+    passed to :meth:`forward` (the estimator always passes one): torch's
+    process-wide generator is not used, so fits running in concurrent
+    threads stay reproducible.
     """
 
     def __init__(

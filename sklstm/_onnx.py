@@ -69,7 +69,10 @@ def to_onnx(estimator, path, *, input_type="windows"):
     NotFittedError
         If the estimator is not fitted.
     ValueError
-        If a fitted scaler is not one of the supported ones.
+        If a fitted scaler is not one of the supported ones, or the estimator
+        reads lag tables (``window="columns"``).
+    ImportError
+        If onnx or onnxscript is not installed.
     TypeError
         If ``estimator`` is not an LSTMRegressor.
 
@@ -109,6 +112,12 @@ def to_onnx(estimator, path, *, input_type="windows"):
     if input_type not in _INPUT_TYPES:
         raise ValueError(
             f"input_type must be one of {list(_INPUT_TYPES)}, got {input_type!r}."
+        )
+    if estimator.window != "rows":
+        raise ValueError(
+            f"to_onnx does not export window={estimator.window!r} models yet (the "
+            "graph would need the lag table's reshape into windows); export a "
+            "window='rows' model, fitted on 3D windows or a 2D series."
         )
     graph = _PredictionGraph(estimator, series=input_type == "series")
     try:
@@ -158,10 +167,7 @@ def to_onnx(estimator, path, *, input_type="windows"):
 class _PredictionGraph(nn.Module):
     """``predict`` of a fitted estimator as one torch module (float64 in and out).
 
-    With ``series=False`` the input is a batch of windows. Lag rows (each row
-    of a 2D X holding its own window as columns) would plug in here as a
-    reshape of ``(batch, sequence_length * n_features)`` to the windows'
-    shape at the graph input, before the same path.
+    With ``series=False`` the input is a batch of windows.
     """
 
     def __init__(self, estimator, series):

@@ -12,7 +12,7 @@ rebuilds them. A state without torch objects:
   into fresh tensors on load).
 
 Pickles written before this format hold the torch objects themselves; they
-still load unchanged.
+still load, sklstm 0.1's module rebuilt as today's.
 """
 
 import dataclasses
@@ -48,7 +48,10 @@ def plain_state(state):
 def torch_state(state):
     """Inverse of :func:`plain_state`; a pickle of the older format passes as is."""
     state = dict(state)
-    if not isinstance(state.get("module_"), dict):
+    if isinstance(state.get("module_"), torch.nn.Module):
+        state["module_"] = _current_module(state["module_"])
+        return state
+    if "module_" not in state:
         return state
     saved = state["module_"]
     # Rebuilt from the recorded architecture, not the current parameters: a
@@ -64,6 +67,26 @@ def torch_state(state):
     state["_rng_state"] = _tensors(state["_rng_state"])
     state["device_"] = torch.device(state["device_"])
     return state
+
+
+def _current_module(module):
+    """The module of an older pickle, rebuilt if it predates this LSTMNet."""
+    if hasattr(module, "linear_skip"):
+        return module
+    # sklstm 0.1's LSTMNet: its LSTM held the dropout, and it had no
+    # seasonal centre, linear skip or exogenous columns.
+    rebuilt = LSTMNet(
+        module.lstm.input_size,
+        module.head.out_features,
+        module.lstm.hidden_size,
+        module.lstm.num_layers,
+        module.lstm.dropout,
+        module.lstm.bidirectional,
+        module.window_normalization,
+        module.target_feature,
+    )
+    rebuilt.load_state_dict(module.state_dict())
+    return rebuilt
 
 
 def _arrays(obj):

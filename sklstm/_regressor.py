@@ -593,8 +593,9 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 "rows."
             )
         if sample_weight is not None and not sample_weight[skip:].any():
+            rows = f" of rows {skip} onwards (the rows with history)" if skip else ""
             raise ValueError(
-                "All sample weights are zero; give some rows a positive weight."
+                f"All sample weights{rows} are zero; give some rows a positive weight."
             )
         y2 = y.reshape(len(y), -1)
         _check_finite_range(X.reshape(-1, X.shape[-1]), "X")
@@ -765,6 +766,10 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         return plain_state(self.__dict__)
 
     def __setstate__(self, state):
+        # Pickles of sklstm 0.1 lack the parameters added since; their
+        # defaults are the behaviour those models were trained with.
+        defaults = LSTMRegressor.__init__.__kwdefaults__
+        vars(self).update({k: v for k, v in defaults.items() if k not in state})
         vars(self).update(torch_state(state))
 
     # -- helpers, in the order fit uses them --------------------------------
@@ -922,9 +927,9 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         """Window row of the value normalisation centres on (-1: the last)."""
         if self.window_normalization != "seasonal":
             return -1
-        return centre_step(
-            self.seasonal_period, self.sequence_length, self.window_lag, n_rows
-        )
+        # A lag table's last step is lag_1, the row before the target.
+        lag = 1 if self._lag_columns else self.window_lag
+        return centre_step(self.seasonal_period, self.sequence_length, lag, n_rows)
 
     def _optimizer(self, module, learning_rate):
         # MLPRegressor's penalty 0.5 * alpha * ||W||^2 / batch_size on the

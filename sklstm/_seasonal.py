@@ -18,6 +18,7 @@ _PERIODS = (
     ("BA", 1),
     ("BQ", 4),
     ("BM", 12),
+    ("CBM", 12),
     ("B", 5),
     ("C", 5),
     ("D", 7),
@@ -26,6 +27,8 @@ _PERIODS = (
     ("min", 1440),
     ("T", 1440),
 )
+# Longest codes first, so that "BM" is not read as "B".
+_PERIODS = sorted(_PERIODS, key=lambda period: -len(period[0]))
 
 
 def centre_step(seasonal_period, sequence_length, window_lag, n_rows=None):
@@ -111,7 +114,7 @@ def seasonal_period_of(index):
             "seasonal period as an int (or set one with DataFrame.asfreq)."
         )
     offset = pd.tseries.frequencies.to_offset(freq)
-    for code, cycle in sorted(_PERIODS, key=lambda p: -len(p[0])):
+    for code, cycle in _PERIODS:
         if offset.rule_code.startswith(code):
             if cycle % offset.n == 0:
                 return cycle // offset.n

@@ -37,7 +37,7 @@ def make_forecaster(seasonal_period=1, *, random_state=None, **params):
 
     The recipe measured in ``benchmarks/forecast.py`` against statsforecast's
     AutoETS and AutoARIMA, chosen on validation splits inside the training
-    periods of 13 development series (never on their test periods):
+    periods of 13 of its 17 real series (never on their test periods):
 
     - the window covers one season and the value before it
       (``sequence_length=max(10, seasonal_period + 1)``) and ends one row

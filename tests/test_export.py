@@ -1,5 +1,6 @@
 """Torch-free pickles, skops, MLflow's default format and the ONNX export."""
 
+import copy
 import io
 import pickle
 import pickletools
@@ -96,6 +97,27 @@ def test_pickle_of_the_previous_format_still_loads(early_stopped, monkeypatch):
         data = pickle.dumps(estimator)
     assert "torch.nn.modules.rnn" in _pickled_modules(data)
     _assert_continues_identically(pickle.loads(data), estimator, X, y)
+
+
+def test_pickle_of_sklstm_0_1_still_loads(early_stopped):
+    # sklstm 0.1 pickled its __dict__ as is, before the parameters and the
+    # module attributes added in 0.2 existed; rebuild such a state by hand.
+    estimator, X, y = early_stopped
+    state = dict(vars(copy.deepcopy(estimator)))
+    for name in ("window", "exog_columns", "linear_skip", "seasonal_period"):
+        del state[name]
+    module = state["module_"]
+    module.lstm.dropout = module.dropout
+    for name in ("dropout", "centre_step", "n_exog", "linear_skip"):
+        delattr(module, name)
+    old = LSTMRegressor.__new__(LSTMRegressor)
+    vars(old).update(state)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LSTMRegressor, "__getstate__", lambda self: dict(vars(self)))
+        data = pickle.dumps(old)
+    loaded = pickle.loads(data)
+    assert repr(loaded) == repr(estimator)  # the new parameters at their defaults
+    _assert_continues_identically(loaded, estimator, X, y)
 
 
 def test_pickle_rebuilds_the_fitted_architecture(early_stopped):
@@ -294,6 +316,14 @@ def test_onnx_refuses_other_scalers(param):
     estimator = LSTMRegressor(**SMALL, **{param: scaler}).fit(np.abs(X), np.abs(y))
     message = f"{param}=FunctionTransformer.*MinMaxScaler, StandardScaler"
     with pytest.raises(ValueError, match=message):
+        sklstm.to_onnx(estimator, io.BytesIO())
+
+
+def test_onnx_refuses_lag_table_models():
+    X = np.random.default_rng(0).uniform(size=(40, 6))
+    estimator = LSTMRegressor(3, window="columns", hidden_size=4, max_iter=1)
+    estimator.fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="window='columns'"):
         sklstm.to_onnx(estimator, io.BytesIO())
 
 

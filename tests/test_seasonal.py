@@ -158,3 +158,16 @@ def test_linear_skip_starts_at_the_least_squares_autoregression(normalization):
     expected = LinearRegression().fit(lags, y[1:]).predict(lags)
     np.testing.assert_allclose(reg.predict(X)[1:], expected, rtol=1e-4)
     assert reg.module_.head.weight.abs().max() < 1e-9  # started at zero
+
+
+def test_seasonal_centre_of_a_lag_table_is_the_lag_one_season_back():
+    # lag_1 is the row before the target, so the value one season back is
+    # lag_m: with window="columns" and m lags it is the oldest step.
+    reg = LSTMRegressor(
+        12, window="columns", window_normalization="seasonal", seasonal_period=12
+    )
+    assert reg._centre_step() == -12
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 12))
+    reg.set_params(hidden_size=4, max_iter=1).fit(X, X[:, 0])
+    assert reg.module_.centre_step == -12
