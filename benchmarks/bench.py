@@ -48,6 +48,7 @@ from torch.nn import functional as F
 
 from sklstm import LSTMRegressor
 from sklstm._model import LSTMNet
+from sklstm._training import _dropout_generator
 
 RAW_FEATURES = 8  # the memory workload's width
 MB = 1e6
@@ -154,36 +155,37 @@ def hand_fit(
 ):
     """A tight training loop: shuffled mini-batches, fused Adam, one sync per epoch.
 
-    It shuffles with torch's global generator (the module's weights and
-    nn.LSTM's dropout draw from it too, but sklstm's module draws its
-    weights privately), or with ``own_generator`` from a generator of its
-    own, as ``LSTMRegressor.fit`` does (sklstm's module then draws the
-    weights and, layer by layer, the dropout masks from it). The
-    module is the plain one a user writes, or sklstm's with ``sklstm_module``
-    (without dropout, so that only the seeding differs).
+    By default the module a user writes, seeded and shuffled through torch's
+    global generator. ``sklstm_module`` runs sklstm's LSTMNet instead, and
+    ``own_generator`` draws its weights, shuffles and dropout masks from a
+    generator of its own, as ``LSTMRegressor.fit`` does.
     """
-    args = (windows.shape[2], params["hidden_size"], params["num_layers"])
+    n_features, hidden, layers = (
+        windows.shape[2],
+        params["hidden_size"],
+        params["num_layers"],
+    )
     generator = torch.Generator().manual_seed(seed) if own_generator else None
     if not own_generator:
         torch.manual_seed(seed)
-    if own_generator or (not dropout and sklstm_module):
-        model = LSTMNet(*args[:1], 1, *args[1:], dropout, False, generator=generator)
-        forward = lambda x: model(x, masks)
+    if sklstm_module:
+        model = LSTMNet(
+            n_features, 1, hidden, layers, dropout, False, generator=generator
+        )
     else:
-        model = forward = HandLSTM(*args, dropout=dropout)
+        model = HandLSTM(n_features, hidden, layers, dropout=dropout)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     n, batch_size = len(windows), params["batch_size"]
     model.train()
     for _ in range(epochs):
         order = torch.randperm(n, generator=generator)
-        masks = None
-        if own_generator and dropout:
-            seed = int(torch.randint(2**62, (1,), generator=generator))
-            masks = torch.Generator().manual_seed(seed)
+        # sklstm's masks; None (nn.LSTM's global draws) for the plain module.
+        masks = _dropout_generator(model, generator, "cpu") if own_generator else None
         total = torch.zeros(())
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
-            loss = F.mse_loss(forward(windows[idx]), y[idx])
+            x = windows[idx]
+            loss = F.mse_loss(model(x, masks) if sklstm_module else model(x), y[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -295,7 +297,8 @@ def bench_seeding(quick):
                 epochs,
                 dropout=p,
                 own_generator=own,
-                sklstm_module=True,
+                # With dropout, 0.1's path: nn.LSTM's fused dropout.
+                sklstm_module=own or not p,
             )
         )
         for dropout in (0.0, 0.2)

@@ -143,8 +143,6 @@ class LSTMNet(nn.Module):
     def _normalize(self, x):
         """The window as the LSTM reads it, and the ``scale`` and ``centre``
         (per window, broadcast over the outputs) that map its output back."""
-        if self.window_normalization is None:
-            return x, x.new_ones((len(x), 1)), x.new_zeros((len(x), 1))
         n_lagged = x.shape[-1] - self.n_exog
         lagged = x[..., :n_lagged]
         std = lagged.std(dim=1, keepdim=True, correction=0).clamp_min(_MIN_WINDOW_STD)
@@ -175,9 +173,10 @@ class LSTMNet(nn.Module):
         moment = torch.zeros((n_inputs + 1, y.shape[1]), dtype=torch.float64)
         for start in range(0, len(windows), chunk):
             x = windows[start : start + chunk]
-            _, _, centre = self._normalize(x)
+            target = y[start : start + chunk]
+            if self.window_normalization is not None:
+                target = target - self._normalize(x)[2]
             design = torch.cat([x.flatten(1), x.new_ones((len(x), 1))], dim=1)
-            target = y[start : start + chunk] - centre
             if weight is not None:
                 root = weight[start : start + chunk, None].sqrt()
                 design, target = design * root, target * root

@@ -191,7 +191,9 @@ class _PredictionGraph(nn.Module):
             out = self.net(x)
         else:
             # The padded series of _windowing: the first row repeated in
-            # front, then the window ending at every row.
+            # front, then the window ending at every row. Written here rather
+            # than calling series_windows, whose min() on the row count the
+            # exporter cannot keep symbolic (the export then fails).
             pad = x[:1].expand(self.sequence_length - 1, -1)
             series = torch.cat([pad, x])
             windows = series.unfold(0, self.sequence_length, 1).transpose(1, 2)

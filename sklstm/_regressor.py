@@ -609,11 +609,10 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             self._centre_step(None if X.ndim == 3 or self._lag_columns else len(X))
         n_variables = self._window_features(X.shape[-1])[0]
         if self.window_normalization is not None and self.target_feature >= n_variables:
-            what = "lag blocks" if self._lag_columns else "features"
+            what = "lag block" if self._lag_columns else "column"
             raise ValueError(
                 f"target_feature={self.target_feature} is out of range for X with "
-                f"{n_variables} {what}; it must name the "
-                f"{'lag block' if self._lag_columns else 'column'} of X that holds "
+                f"{n_variables} {what}s; it must name the {what} of X that holds "
                 "the target's past values."
             )
         return X, y2, y.ndim == 1, sample_weight

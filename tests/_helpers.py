@@ -1,6 +1,8 @@
 """Test helpers shared by several test modules."""
 
-from sklstm import LSTMRegressor
+import numpy as np
+
+from sklstm import LSTMRegressor, _regressor
 
 
 class RecordingRegressor(LSTMRegressor):
@@ -15,3 +17,25 @@ class RecordingRegressor(LSTMRegressor):
 
         module.register_forward_pre_hook(record)
         return module
+
+
+def capture_training_sets(monkeypatch):
+    """A dict that the next fit fills with the TrainingData it trains on."""
+    captured = {}
+    run_epochs = _regressor.run_epochs
+
+    def capture(module, optimizer, settings, train, validation, *args):
+        captured.update(train=train, validation=validation)
+        return run_epochs(module, optimizer, settings, train, validation, *args)
+
+    monkeypatch.setattr(_regressor, "run_epochs", capture)
+    return captured
+
+
+def future_changed(X, loc, scale, seed=0):
+    """``(t, X')`` for every row t, X' being X with rows t onwards replaced by noise."""
+    rng = np.random.default_rng(seed)
+    for t in range(len(X)):
+        changed = X.copy()
+        changed[t:] = rng.normal(loc, scale, size=changed[t:].shape)
+        yield t, changed

@@ -13,10 +13,10 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from _helpers import RecordingRegressor
+from _helpers import RecordingRegressor, capture_training_sets
 
 import sklstm
-from sklstm import LSTMRegressor, _lag_windows, _regressor, rolling_forecast
+from sklstm import LSTMRegressor, _lag_windows, rolling_forecast
 from sklstm._lag_windows import lag_windows
 from sklstm._windowing import gather
 
@@ -102,14 +102,7 @@ def test_estimator_feeds_the_naive_windows(window, exog_columns):
 def test_no_copy_of_the_windows_is_made(monkeypatch):
     # Training and validation sets are slices of one float32 tensor holding
     # exactly the values of X: no (n_rows, n_lags, n_variables) copy besides.
-    captured = {}
-    run_epochs = _regressor.run_epochs
-
-    def capture(module, optimizer, settings, train, validation, *args):
-        captured.update(train=train, validation=validation)
-        return run_epochs(module, optimizer, settings, train, validation, *args)
-
-    monkeypatch.setattr(_regressor, "run_epochs", capture)
+    captured = capture_training_sets(monkeypatch)
     X = _lag_table(50, 3, 5, 0)
     LSTMRegressor(5, window="columns", early_stopping=True, **SMALL).fit(X, X[:, 0])
     train, validation = captured["train"].windows, captured["validation"].windows

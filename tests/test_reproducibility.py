@@ -8,6 +8,7 @@ or after row ``t`` reaches row ``t``'s prediction, and a fixed
 import numpy as np
 import pytest
 import torch
+from _helpers import future_changed
 from joblib import Parallel, delayed
 
 from sklstm import LSTMRegressor, rolling_forecast
@@ -32,10 +33,7 @@ def test_no_prediction_reads_its_target_row_or_later(window_lag, normalization):
         **SMALL,
     ).fit(X, y)
     reference = reg.predict(X)
-    rng = np.random.default_rng(1)
-    for t in range(len(X)):
-        changed = X.copy()
-        changed[t:] = rng.normal(5.0, 3.0, size=changed[t:].shape)
+    for t, changed in future_changed(X, 5.0, 3.0, seed=1):
         assert reg.predict(changed)[t] == reference[t], t
         # The row alone, and with its real history (rolling_forecast's way).
         with pytest.warns(UserWarning, match="no row has a window"):

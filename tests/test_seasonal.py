@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _helpers import future_changed
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 
@@ -44,10 +45,7 @@ def test_seasonal_centring_never_reads_the_target_row_or_later(window_lag):
     ).fit(X, y)
     assert reg.module_.centre_step == -(12 - window_lag + 1)
     reference = reg.predict(X)
-    rng = np.random.default_rng(0)
-    for t in range(len(X)):
-        changed = X.copy()
-        changed[t:] = rng.normal(0, 50, size=changed[t:].shape)
+    for t, changed in future_changed(X, 0.0, 50.0):
         assert reg.predict(changed)[t] == reference[t], t
 
 

@@ -9,10 +9,10 @@ The first ``window_lag`` rows have no earlier row and get no window.
 import numpy as np
 import pytest
 import torch
-from _helpers import RecordingRegressor
+from _helpers import RecordingRegressor, capture_training_sets
 from sklearn.preprocessing import StandardScaler
 
-from sklstm import LSTMRegressor, _regressor, _windowing
+from sklstm import LSTMRegressor, _windowing
 from sklstm._windowing import gather, padded_series, scaled_tensor, series_windows
 
 
@@ -188,14 +188,7 @@ def test_shuffled_epochs_feed_each_training_window_once_and_validate_the_last():
 def test_training_and_validation_sets_share_one_series(monkeypatch):
     # Both sets are slices of the same padded series and scaled targets:
     # no per-set copy of windows, targets or row indices.
-    captured = {}
-    run_epochs = _regressor.run_epochs
-
-    def capture(module, optimizer, settings, train, validation, *args):
-        captured.update(train=train, validation=validation)
-        return run_epochs(module, optimizer, settings, train, validation, *args)
-
-    monkeypatch.setattr(_regressor, "run_epochs", capture)
+    captured = capture_training_sets(monkeypatch)
     rng = np.random.default_rng(0)
     LSTMRegressor(5, hidden_size=4, num_layers=1, max_iter=1, early_stopping=True).fit(
         rng.standard_normal((50, 3)), rng.standard_normal(50)
