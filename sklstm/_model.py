@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._ensemble import StackedLinear, StackedLSTM
+
 # Floor for a window's standard deviation, so that a flat window does not
 # divide by zero (inputs are already scaled to about unit range).
 _MIN_WINDOW_STD = 1e-5
@@ -32,6 +34,11 @@ class LSTMNet(nn.Module):
     given, not normalised) is added to the output; :meth:`fit_skip` fits it
     and it stays fixed (buffers, not parameters).
 
+    With ``n_members > 1`` the LSTM and the head are a stack of that many
+    independent networks (:mod:`~sklstm._ensemble`), which read the same
+    normalised window; the output is then ``(n_members, batch, n_outputs)``
+    and the skip, fitted once, is shared by all members.
+
     The weights are drawn from ``generator`` (the distributions of
     ``nn.LSTM`` and ``nn.Linear``), and dropout masks from the generator
     passed to :meth:`forward` (the estimator always passes one): torch's
@@ -53,21 +60,31 @@ class LSTMNet(nn.Module):
         linear_skip=False,
         sequence_length=None,
         n_exog=0,
+        n_members=1,
         generator=None,
     ):
         super().__init__()
+        n_directions = 2 if bidirectional else 1
         # Built on the meta device, so that nn.LSTM's own initialisation
         # draws nothing from the global generator.
-        self.lstm = nn.LSTM(
-            n_features,
-            hidden_size,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            batch_first=True,
-            device="meta",
-        )
-        n_directions = 2 if bidirectional else 1
-        self.head = nn.Linear(hidden_size * n_directions, n_outputs, device="meta")
+        if n_members == 1:
+            self.lstm = nn.LSTM(
+                n_features,
+                hidden_size,
+                num_layers=num_layers,
+                bidirectional=bidirectional,
+                batch_first=True,
+                device="meta",
+            )
+            self.head = nn.Linear(hidden_size * n_directions, n_outputs, device="meta")
+        else:
+            self.lstm = StackedLSTM(
+                n_members, n_features, hidden_size, num_layers, bidirectional, "meta"
+            )
+            self.head = StackedLinear(
+                n_members, hidden_size * n_directions, n_outputs, device="meta"
+            )
+        self.n_members = n_members
         # A linear autoregression on the whole window, fitted in closed form
         # (fit_skip) and then held fixed: buffers, not parameters, so that
         # training only teaches the LSTM what the linear model misses.
@@ -106,6 +123,7 @@ class LSTMNet(nn.Module):
             "centre_step": self.centre_step,
             "n_exog": self.n_exog,
             "linear_skip": self.linear_skip,
+            "n_members": self.n_members,
             "sequence_length": (
                 self.skip_weight.shape[1] // self.lstm.input_size
                 if self.linear_skip
@@ -193,7 +211,10 @@ class LSTMNet(nn.Module):
 
     def _last_step(self, x, generator):
         """The LSTM's output at the last time step of each window."""
-        if not (self.training and self.dropout > 0):
+        dropout = self.dropout if self.training else 0.0
+        if self.n_members > 1:
+            return self.lstm(x, dropout, generator)
+        if not dropout:
             return self.lstm(x)[0][:, -1]
         # nn.LSTM's inter-layer dropout draws from the global generator, so
         # with dropout the layers run one by one, masks drawn from ours.

@@ -42,7 +42,7 @@ from ._regressor import LSTMRegressor
 from ._training import History
 
 FORMAT = "sklstm.LSTMRegressor"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Hyperparameters added after format version 1, with the version that added
 # them: an older file lacks them and loads with their defaults.
 _PARAMS_ADDED = {
@@ -50,6 +50,8 @@ _PARAMS_ADDED = {
     "linear_skip": 2,
     "window": 2,
     "exog_columns": 2,
+    "n_estimators": 3,
+    "quantile": 3,
 }
 _MANIFEST = "sklstm.json"
 _TENSORS = "tensors.pt"

@@ -110,6 +110,18 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     bidirectional : bool, default=False
         Whether the LSTM also reads each window backwards.
 
+    n_estimators : int, default=1
+        Number of independently initialised networks (a deep ensemble)
+        trained together in one fit, on the same mini-batches, each with its
+        own weights, dropout masks and gradient clipping; the prediction is
+        their mean and ``predict(X, return_std=True)`` also returns their
+        spread. The members run as one stacked computation, so five cost
+        well under five fits (see the README's benchmark). With 1, the
+        network is a fused ``nn.LSTM``. ``loss_curve_`` is the members' mean
+        training loss; early stopping monitors the validation loss of the
+        ensemble's mean prediction and restores all members at its best
+        epoch.
+
     linear_skip : bool, default=False
         Add a linear autoregression on the whole window (in ``x_scaler``'s
         units, not normalised, so that it keeps the series' level) to the
@@ -159,13 +171,22 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         ``fit``/``transform`` (and ``inverse_transform`` for y) is cloned and
         used; None trains on the raw values.
 
-    loss : {"squared_error", "absolute_error", "huber"}, default="squared_error"
+    loss : {"squared_error", "absolute_error", "huber", "quantile"}, \
+            default="squared_error"
         Training loss, computed on the scaled targets. ``"absolute_error"``
         targets the median and is robust to outliers; ``"huber"`` is squared
-        for residuals below ``huber_delta`` and absolute above.
+        for residuals below ``huber_delta`` and absolute above;
+        ``"quantile"`` is the pinball loss of quantile ``quantile``, so that
+        two models (for example 0.05 and 0.95) give a prediction interval.
+        Quantiles survive any increasing ``y_scaler``, as the default MinMax
+        scaling is.
 
     huber_delta : float, default=1.0
         Threshold of the Huber loss, in units of the scaled target.
+
+    quantile : float, default=0.5
+        The quantile predicted with ``loss="quantile"``, in (0, 1)
+        (HistGradientBoostingRegressor's name); ignored by the other losses.
 
     alpha : float, default=0.0
         Strength of the L2 penalty on the weights (not the biases). As in
@@ -364,14 +385,16 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "bidirectional": ["boolean"],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "linear_skip": ["boolean"],
         "window_normalization": [None, StrOptions({"standard", "last", "seasonal"})],
         "seasonal_period": [None, Interval(Integral, 1, None, closed="left")],
         "target_feature": [Interval(Integral, 0, None, closed="left")],
         "x_scaler": _X_SCALER,
         "y_scaler": _Y_SCALER,
-        "loss": [StrOptions({"squared_error", "absolute_error", "huber"})],
+        "loss": [StrOptions({"squared_error", "absolute_error", "huber", "quantile"})],
         "huber_delta": [Interval(Real, 0, None, closed="neither")],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "adaptive"})],
@@ -407,6 +430,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         num_layers=2,
         dropout=0.0,
         bidirectional=False,
+        n_estimators=1,
         linear_skip=False,
         window_normalization=None,
         seasonal_period=None,
@@ -415,6 +439,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         y_scaler="minmax",
         loss="squared_error",
         huber_delta=1.0,
+        quantile=0.5,
         alpha=0.0,
         batch_size=16,
         learning_rate="constant",
@@ -443,6 +468,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         self.num_layers = num_layers
         self.dropout = dropout
         self.bidirectional = bidirectional
+        self.n_estimators = n_estimators
         self.linear_skip = linear_skip
         self.window_normalization = window_normalization
         self.seasonal_period = seasonal_period
@@ -451,6 +477,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         self.y_scaler = y_scaler
         self.loss = loss
         self.huber_delta = huber_delta
+        self.quantile = quantile
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -605,6 +632,13 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 f"y has {y2.shape[1]} columns, but this {type(self).__name__} was "
                 f"fitted with {self.n_outputs_}. Use warm_start=False to refit."
             )
+        if resume and self.n_estimators != self.module_.n_members:
+            raise ValueError(
+                f"n_estimators={self.n_estimators}, but this "
+                f"{type(self).__name__} was fitted with "
+                f"{self.module_.n_members} members. Use warm_start=False to refit, "
+                "or set n_estimators back."
+            )
         if self.window_normalization == "seasonal":
             self._centre_step(None if X.ndim == 3 or self._lag_columns else len(X))
         n_variables = self._window_features(X.shape[-1])[0]
@@ -654,6 +688,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         settings = LoopSettings(
             loss=self.loss,
             huber_delta=self.huber_delta,
+            quantile=self.quantile,
             batch_size=self.batch_size,
             shuffle=self.shuffle,
             max_grad_norm=self.max_grad_norm,
@@ -700,7 +735,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         rng_state = generator.get_state()
         return module, optimizer, history, rng_state, stopped
 
-    def predict(self, X):
+    def predict(self, X, return_std=False):
         """Predict the target of each row (2D X) or window (3D X).
 
         Parameters
@@ -710,12 +745,28 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             A time-ordered series, or a batch of windows. For a series, the
             first rows' windows are padded (see Notes of the class).
 
+        return_std : bool, default=False
+            Also return the standard deviation of the ensemble's members
+            (``n_estimators >= 2``), in ``y``'s units: the spread of
+            independently trained networks, an estimate of the model's
+            uncertainty (not of the noise in ``y``; for intervals of the
+            target, see ``loss="quantile"``).
+
         Returns
         -------
         y_pred : ndarray of shape (n_timesteps,) or (n_timesteps, n_outputs)
-            One prediction per row, shaped like ``y`` in ``fit``.
+            One prediction per row, shaped like ``y`` in ``fit``: the mean of
+            the members' predictions, each mapped back by ``y_scaler``.
+
+        y_std : ndarray, shaped like ``y_pred``
+            The members' standard deviation; only with ``return_std=True``.
         """
         check_is_fitted(self)
+        if return_std and self.module_.n_members == 1:
+            raise ValueError(
+                "return_std=True needs an ensemble: the spread of one network is "
+                "undefined. Fit with n_estimators >= 2 (5 is a good start)."
+            )
         X = self._validate_predict_data(X)
         device = next(self.module_.parameters()).device
         with torch_threads(self.n_threads):
@@ -723,13 +774,10 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             scaled = predict_windows(
                 self.module_, windows, self.n_outputs_, len(X) - len(windows)
             )
-        y = (
-            scaled
-            if self.y_scaler_ is None
-            else self.y_scaler_.inverse_transform(scaled)
-        )
-        y = np.asarray(y, dtype=np.float64)
-        if not np.isfinite(y).all():
+        # Each member mapped back on its own: for a nonlinear y_scaler the
+        # mean in y's units is not the inverse of the mean in scaled units.
+        members = np.stack([self._inverse_y(member) for member in scaled])
+        if not np.isfinite(members).all():
             # Scaled inputs beyond float32's range (about 3.4e38) reach the
             # network as inf, and outputs beyond y's range can overflow when
             # y_scaler maps them back; say so rather than return NaN.
@@ -738,6 +786,17 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 "training data, or X or y hold values near the float limits. "
                 "Check them for extreme values and rescale them."
             )
+        y = members[0] if len(members) == 1 else members.mean(axis=0)
+        if return_std:
+            return self._shaped(y), self._shaped(members.std(axis=0))
+        return self._shaped(y)
+
+    def _inverse_y(self, scaled):
+        if self.y_scaler_ is None:
+            return scaled
+        return np.asarray(self.y_scaler_.inverse_transform(scaled), dtype=np.float64)
+
+    def _shaped(self, y):
         return y.ravel() if self._y_1d else y
 
     # Read-only views of the History, so that warm starts continue one object
@@ -919,6 +978,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             linear_skip=self.linear_skip,
             sequence_length=self.sequence_length,
             n_exog=self.exog_columns,
+            n_members=self.n_estimators,
             generator=generator,
         )
 

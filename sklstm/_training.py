@@ -20,16 +20,24 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from torch.nn import functional as F
 
+from ._ensemble import clip_grad_norm_per_member
 from ._windowing import gather
 
 _PREDICT_BATCH_SIZE = 1024  # throughput peaked at 1024-2048 windows per batch
 
+
+def _pinball_loss(pred, y, settings):
+    residual = y - pred
+    return torch.maximum(settings.quantile * residual, (settings.quantile - 1) * residual)
+
+
 _ELEMENTWISE_LOSSES = {
-    "squared_error": lambda pred, y, delta: F.mse_loss(pred, y, reduction="none"),
-    "absolute_error": lambda pred, y, delta: F.l1_loss(pred, y, reduction="none"),
-    "huber": lambda pred, y, delta: F.huber_loss(
-        pred, y, reduction="none", delta=delta
+    "squared_error": lambda pred, y, s: F.mse_loss(pred, y, reduction="none"),
+    "absolute_error": lambda pred, y, s: F.l1_loss(pred, y, reduction="none"),
+    "huber": lambda pred, y, s: F.huber_loss(
+        pred, y, reduction="none", delta=s.huber_delta
     ),
+    "quantile": _pinball_loss,
 }
 
 
@@ -50,6 +58,7 @@ class LoopSettings:
     n_iter_no_change: float
     adaptive_learning_rate: bool
     verbose: int
+    quantile: float = 0.5
 
 
 @dataclass
@@ -103,13 +112,29 @@ def torch_threads(n_threads):
 
 
 def batch_loss(settings, pred, y, weight):
-    """Mean loss of a batch; ``weight`` (normalised to mean 1) or None."""
+    """Mean loss of a batch; ``weight`` (normalised to mean 1) or None.
+
+    For the members of an ensemble (``pred`` of shape ``(K, B, n_outputs)``),
+    the sum of each member's mean loss, so that every member gets the
+    gradient it would get if it were trained alone.
+    """
+    n_members = len(pred) if pred.dim() == 3 else 1
+    if n_members > 1:
+        y = y.expand_as(pred)
     if weight is None and settings.loss == "squared_error":
-        return F.mse_loss(pred, y)
-    per_row = _ELEMENTWISE_LOSSES[settings.loss](pred, y, settings.huber_delta)
-    if weight is None:
-        return per_row.mean()
-    return (per_row.mean(dim=1) * weight).mean()
+        loss = F.mse_loss(pred, y)
+    else:
+        per_value = _ELEMENTWISE_LOSSES[settings.loss](pred, y, settings)
+        if weight is None:
+            loss = per_value.mean()
+        else:
+            loss = (per_value.mean(dim=-1) * weight).mean()
+    return loss if n_members == 1 else loss * n_members
+
+
+def ensemble_mean(out):
+    """The prediction of a module's output: the members' mean, if any."""
+    return out.mean(dim=0) if out.dim() == 3 else out
 
 
 def _batches_in_order(windows):
@@ -122,19 +147,21 @@ def _batches_in_order(windows):
 
 @torch.inference_mode()
 def predict_windows(module, windows, n_outputs, n_without_history=0):
-    """Outputs of ``module`` for every window, as a float64 ndarray.
+    """Outputs of ``module`` for every window, a float64 ndarray of shape
+    ``(n_members, n_rows, n_outputs)``.
 
     The first ``n_without_history`` rows of the result, rows that have no
     window, get the output for an all-zero window: a constant that carries
     no information about their targets.
     """
     module.eval()
-    out = np.empty((n_without_history + len(windows), n_outputs), dtype=np.float64)
+    n_rows = n_without_history + len(windows)
+    out = np.empty((module.n_members, n_rows, n_outputs), dtype=np.float64)
     if n_without_history:
         blank = windows.new_zeros((1,) + windows.shape[1:])
-        out[:n_without_history] = module(blank).cpu().numpy()
+        out[:, :n_without_history] = module(blank).cpu().numpy()
     for rows, batch in _batches_in_order(windows):
-        out[n_without_history:][rows] = module(batch).cpu().numpy()
+        out[:, n_without_history:][:, rows] = module(batch).cpu().numpy()
     return out
 
 
@@ -145,7 +172,8 @@ def evaluate_loss(module, settings, data):
     total = torch.zeros((), device=data.y.device)
     for rows, batch in _batches_in_order(data.windows):
         w = None if data.weight is None else data.weight[rows]
-        total += batch_loss(settings, module(batch), data.y[rows], w) * len(batch)
+        pred = ensemble_mean(module(batch))
+        total += batch_loss(settings, pred, data.y[rows], w) * len(batch)
     return total.item() / len(data.y)
 
 
@@ -249,12 +277,16 @@ def _one_epoch(module, optimizer, settings, data, generator):
         loss = batch_loss(settings, module(x, dropout_generator), data.y[idx], w)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if settings.max_grad_norm is not None:
+        if settings.max_grad_norm is None:
+            pass
+        elif module.n_members > 1:
+            clip_grad_norm_per_member(module.parameters(), settings.max_grad_norm)
+        else:
             torch.nn.utils.clip_grad_norm_(module.parameters(), settings.max_grad_norm)
         optimizer.step()
         total += loss.detach() * len(idx)
-    # One host synchronisation per epoch.
-    return total.item() / n
+    # One host synchronisation per epoch; the members' mean loss.
+    return total.item() / n / module.n_members
 
 
 def _dropout_generator(module, generator, device):

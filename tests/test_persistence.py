@@ -108,6 +108,17 @@ def _assert_same_model(loaded, original, X):
         ({"random_state": np.random.RandomState(7), "alpha": 0.1}, "1d"),
         # The forecasting recipe's fixed epochs: a non-finite parameter.
         ({"n_iter_no_change": np.inf, "max_grad_norm": 1.0}, "1d"),
+        (
+            {
+                "n_estimators": 3,
+                "num_layers": 2,
+                "dropout": 0.2,
+                "early_stopping": True,
+                "max_grad_norm": 1.0,
+            },
+            "2d",
+        ),
+        ({"n_estimators": 2, "loss": "quantile", "quantile": 0.9}, "3d"),
     ],
 )
 def test_round_trip_is_bit_identical(tmp_path, params, shape):
