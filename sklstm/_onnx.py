@@ -153,6 +153,7 @@ def to_onnx(estimator, path, *, input_type="windows"):
         )
     model = program.model_proto
     _drop_metadata(model)
+    _number_values(model.graph)
     model.doc_string = (
         f"sklstm LSTMRegressor.predict: X float64 {shape} with "
         f"sequence_length={estimator.sequence_length}, n_features={n_features}; "
@@ -201,9 +202,13 @@ class _PredictionGraph(nn.Module):
             if self.window_lag:
                 # Row t gets the window ending at row t - window_lag; the
                 # first window_lag rows get the blank window's output.
-                blank = self.blank.expand(self.window_lag, -1)
-                out = torch.cat([blank, out])[: X.shape[0]]
+                blank = self.blank.expand(*self.blank.shape[:-2], self.window_lag, -1)
+                out = torch.cat([blank, out], dim=-2)[..., : X.shape[0], :]
+        # An ensemble's members (a leading axis) are mapped back one by one
+        # and averaged, as predict does.
         y = self.y_map(out.to(torch.float64))
+        if y.dim() == 3:
+            y = y.mean(dim=0)
         return y[:, 0] if self.y_1d else y
 
 
@@ -294,3 +299,30 @@ def _drop_metadata(model):
         del value.metadata_props[:]
     for initializer in model.graph.initializer:
         del initializer.metadata_props[:]
+
+
+def _number_values(graph):
+    """Name the graph's inner values and nodes in the order the nodes use
+    them, and sort the constants by those names: the exporter's names and
+    constant order come from counters and caches that differ from one export
+    to the next in a process (the first export of a process differed)."""
+    kept = {value.name for value in [*graph.input, *graph.output]}
+    names = {}
+    for node in graph.node:
+        for name in [*node.input, *node.output]:
+            if name and name not in kept and name not in names:
+                names[name] = f"v{len(names)}"
+    for initializer in graph.initializer:
+        initializer.name = names.get(initializer.name, initializer.name)
+    for value in graph.value_info:
+        value.name = names.get(value.name, value.name)
+    for index, node in enumerate(graph.node):
+        node.name = f"n{index}"
+        node.input[:] = [names.get(name, name) for name in node.input]
+        node.output[:] = [names.get(name, name) for name in node.output]
+    order = {name: index for index, name in enumerate(names.values())}
+    for values in (graph.initializer, graph.value_info):
+        ordered = sorted(values, key=lambda v: order.get(v.name, len(order)))
+        ordered = [type(v).FromString(v.SerializeToString()) for v in ordered]
+        del values[:]
+        values.extend(ordered)

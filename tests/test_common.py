@@ -46,6 +46,8 @@ ESTIMATORS = [
     # Each row its own window. One lag per variable, since the checks' X
     # have any width.
     LSTMRegressor(1, window="columns", random_state=0),
+    # A deep ensemble: the stacked network and the members' mean.
+    LSTMRegressor(n_estimators=3, random_state=0),
 ]
 
 

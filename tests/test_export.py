@@ -251,8 +251,15 @@ def _assert_matches_predict(run, estimator, X):
             None,
         ),
         ({"x_scaler": MaxAbsScaler(), "y_scaler": None, "num_layers": 1}, 3),
+        ({"n_estimators": 3, "bidirectional": True}, 2),
     ],
-    ids=["minmax", "standard-last-multioutput", "clip-robust-standard", "maxabs"],
+    ids=[
+        "minmax",
+        "standard-last-multioutput",
+        "clip-robust-standard",
+        "maxabs",
+        "ensemble",
+    ],
 )
 def test_onnx_windows_match_predict(tmp_path, params, n_outputs):
     X, y = _data(n_rows=120, n_outputs=n_outputs)
@@ -281,8 +288,23 @@ def test_onnx_windows_match_predict(tmp_path, params, n_outputs):
             },
             None,
         ),
+        (
+            {
+                "n_estimators": 3,
+                "window_lag": 1,
+                "window_normalization": "last",
+                "linear_skip": True,
+            },
+            None,
+        ),
     ],
-    ids=["lag1-last-multioutput", "lag3-no-x-scaler", "length1", "forecaster"],
+    ids=[
+        "lag1-last-multioutput",
+        "lag3-no-x-scaler",
+        "length1",
+        "forecaster",
+        "ensemble-forecaster",
+    ],
 )
 def test_onnx_series_match_predict(params, n_outputs):
     X, y = _data(n_rows=100, n_outputs=n_outputs)
