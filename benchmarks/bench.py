@@ -22,7 +22,9 @@ by round, medians over the rounds):
 - ``seeding``: the hand loop seeded through torch's global generator (the
   estimator's scheme before it owned its generators) against the same loop
   drawing weights, shuffles and dropout masks from a generator of its own,
-  as ``fit`` now does, with and without dropout.
+  as ``fit`` now does, with and without dropout;
+- ``ensemble``: ``fit`` with ``n_estimators=5`` against ``n_estimators=1``
+  on the tutorial and the large workload (five separate fits cost 5.0).
 
 It prints a table and writes the medians and ratios as JSON (``--out``).
 Timings are only meaningful on an otherwise idle machine.
@@ -312,6 +314,44 @@ def bench_seeding(quick):
             timed["own_dropout"]["median_s"] / timed["global_dropout"]["median_s"]
         ),
     }
+
+
+def bench_ensemble(workloads):
+    """Fit time of a five-member ensemble over one network, interleaved."""
+    out = {}
+    for name, w in workloads.items():
+        X, y = w["data"]()
+        n_warm = 4 * w["params"]["batch_size"]
+        contenders = {
+            f"n_estimators_{k}": (
+                lambda k=k: estimator(w["params"], w["epochs"], n_estimators=k).fit(
+                    X, y
+                )
+            )
+            for k in (1, 5)
+        }
+        warmup = {
+            f"n_estimators_{k}": (
+                lambda k=k: estimator(w["params"], 1, n_estimators=k).fit(
+                    X[:n_warm], y[:n_warm]
+                )
+            )
+            for k in (1, 5)
+        }
+        timed = interleaved(contenders, w["repeats"], warmup=warmup)
+        ratios = [
+            five / one
+            for five, one in zip(
+                timed["n_estimators_5"]["runs_s"], timed["n_estimators_1"]["runs_s"]
+            )
+        ]
+        out[name] = {
+            **timed,
+            "ratio": timed["n_estimators_5"]["median_s"]
+            / timed["n_estimators_1"]["median_s"],
+            "ratio_range": [min(ratios), max(ratios)],
+        }
+    return out
 
 
 def bench_predict(quick):
@@ -614,6 +654,17 @@ def _seeding_rows(s):
     )
 
 
+def _ensemble_rows(e):
+    for name, r in e.items():
+        low, high = r["ratio_range"]
+        yield (
+            f"ensemble ({name} fit, 5 members vs 1)",
+            f"{r['n_estimators_5']['median_s']:.3f} s vs "
+            f"{r['n_estimators_1']['median_s']:.3f} s",
+            f"5 / 1 = {r['ratio']:.2f} (rounds {low:.2f}-{high:.2f}; 5 fits: 5.00)",
+        )
+
+
 def print_table(results):
     formatters = {
         "fit": _fit_rows,
@@ -622,6 +673,7 @@ def print_table(results):
         "grid": _grid_rows,
         "threads": _threads_rows,
         "seeding": _seeding_rows,
+        "ensemble": _ensemble_rows,
     }
     rows = [
         row
@@ -634,7 +686,7 @@ def print_table(results):
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
-SECTIONS = ("fit", "memory", "predict", "grid", "threads", "seeding")
+SECTIONS = ("fit", "memory", "predict", "grid", "threads", "seeding", "ensemble")
 
 
 def environment():
@@ -683,6 +735,7 @@ def main(argv=None):
         "grid": lambda: bench_grid(args.quick),
         "threads": lambda: bench_threads(args.quick),
         "seeding": lambda: bench_seeding(args.quick),
+        "ensemble": lambda: bench_ensemble(workloads),
     }
     results["section_s"] = {}
     for name in args.only:

@@ -19,12 +19,11 @@ from torch import nn
 
 
 class _StackedLSTMLayer(torch.autograd.Function):
-    """One LSTM layer of every member; gates in the order (o, i, f, g).
+    """One LSTM layer of every member; gates (i, f, g, o) as in nn.LSTM.
 
     ``x`` is ``(T, B, I)`` when all members read the same input (the first
     layer) or ``(T, K, I, B)``, a lower layer's output. The output is every
-    step's hidden state, ``(T, K, H, B)``. Sigmoid gates come first so that
-    one call activates them, and the three gates whose gradient is
+    step's hidden state, ``(T, K, H, B)``. The three gates whose gradient is
     ``d(cell)`` times something are adjacent, so that one broadcast product
     gives all three.
     """
@@ -50,16 +49,23 @@ class _StackedLSTMLayer(torch.autograd.Function):
         h = x.new_empty((steps, n_members, hidden, batch))
         c = x.new_zeros((steps + 1, n_members, hidden, batch))
         tanh_c = x.new_empty((steps, n_members, hidden, batch))
+        minus_one = x.new_full((), -1.0)
         for t in range(steps):
             a = gates[t]
             if t:
                 a.baddbmm_(weight_hh, h[t - 1])
-            a[:, : 3 * hidden].sigmoid_()
-            a[:, 3 * hidden :].tanh_()
-            torch.mul(a[:, 2 * hidden : 3 * hidden], c[t], out=c[t + 1])
-            c[t + 1].addcmul_(a[:, hidden : 2 * hidden], a[:, 3 * hidden :])
-            torch.tanh(c[t + 1], out=tanh_c[t])
-            torch.mul(a[:, :hidden], tanh_c[t], out=h[t])
+            # tanh(z) = 2 sigmoid(2z) - 1: torch's tanh was 3-5x slower than
+            # its sigmoid on this machine (AVX-512), so the g gate joins the
+            # one sigmoid of the whole block.
+            i, f, g, o = a.view(n_members, 4, hidden, batch).unbind(1)
+            g.mul_(2)
+            a.sigmoid_()
+            torch.add(minus_one, g, alpha=2, out=g)
+            torch.mul(f, c[t], out=c[t + 1])
+            c[t + 1].addcmul_(i, g)
+            torch.mul(c[t + 1], 2, out=tanh_c[t]).sigmoid_()
+            torch.add(minus_one, tanh_c[t], alpha=2, out=tanh_c[t])
+            torch.mul(o, tanh_c[t], out=h[t])
         ctx.save_for_backward(x, weight_ih, weight_hh, gates, c, tanh_c, h)
         return h
 
@@ -69,15 +75,18 @@ class _StackedLSTMLayer(torch.autograd.Function):
         n_members, n_gates, hidden = weight_hh.shape
         steps, batch = h.shape[0], h.shape[3]
         by_gate = gates.view(steps, n_members, 4, hidden, batch)
-        o, i, f, g = by_gate.unbind(2)
+        i, f, g, o = by_gate.unbind(2)
         # Every step's local derivatives at once, outside the time loop:
-        # d(h)/d(c) and, per gate, d(c or h)/d(pre-activation).
-        dh_dc = o * (1 - tanh_c * tanh_c)
-        local = torch.empty_like(by_gate)
-        torch.mul(tanh_c, o * (1 - o), out=local[:, :, 0])
-        torch.mul(g, i * (1 - i), out=local[:, :, 1])
-        torch.mul(c[:steps], f * (1 - f), out=local[:, :, 2])
-        torch.mul(i, 1 - g * g, out=local[:, :, 3])
+        # d(h)/d(c) and, per gate, d(c or h)/d(pre-activation); s - s * s is
+        # a sigmoid's derivative, 1 - g * g a tanh's.
+        one = gates.new_ones(())
+        dh_dc = torch.addcmul(one, tanh_c, tanh_c, value=-1).mul_(o)
+        local = torch.addcmul(by_gate, by_gate, by_gate, value=-1)
+        torch.addcmul(one, g, g, value=-1, out=local[:, :, 2])
+        local[:, :, 0].mul_(g)
+        local[:, :, 1].mul_(c[:steps])
+        local[:, :, 2].mul_(i)
+        local[:, :, 3].mul_(tanh_c)
         grad_gates = torch.empty_like(by_gate)
         grad_c = torch.zeros_like(c[0])
         weight_hh_t = weight_hh.transpose(1, 2)
@@ -87,8 +96,8 @@ class _StackedLSTMLayer(torch.autograd.Function):
                 later = grad_gates[t + 1].view(n_members, n_gates, batch)
                 dh = torch.baddbmm(grad_h[t], weight_hh_t, later)
             grad_c.addcmul_(dh, dh_dc[t])
-            torch.mul(local[t, :, 0], dh, out=grad_gates[t, :, 0])
-            torch.mul(local[t, :, 1:], grad_c.unsqueeze(1), out=grad_gates[t, :, 1:])
+            torch.mul(local[t, :, 3], dh, out=grad_gates[t, :, 3])
+            torch.mul(local[t, :, :3], grad_c.unsqueeze(1), out=grad_gates[t, :, :3])
             if t:
                 grad_c.mul_(f[t])
         flat = grad_gates.view(steps, n_members, n_gates, batch)
@@ -116,9 +125,17 @@ class _StackedLSTMLayer(torch.autograd.Function):
 class StackedLSTM(nn.Module):
     """``n_members`` independent multi-layer LSTMs over one batch of windows.
 
-    The parameters are those of ``nn.LSTM`` (same names, same sizes, same
-    initialisation bounds) with a leading member axis, gates ordered
-    (o, i, f, g) instead of nn.LSTM's (i, f, g, o).
+    The parameters are those of ``nn.LSTM`` (same names, gate order, sizes
+    and initialisation bounds) with a leading member axis, so member ``k``'s
+    weights are plain views ``weight[k]``.
+
+    Two ways to run it, the same arithmetic: the stacked layer above, or
+    torch's fused LSTM once per member on those views. The stack wins while
+    the per-operation overhead dominates (small batches and hidden sizes);
+    beyond ``_STACK_UP_TO`` (batch times hidden size) the fused kernels'
+    arithmetic is faster than the stack's batched products and elementwise
+    passes (measured: 0.93x the fused members' time for batches of 16 with
+    50 units, 1.6x for 256 with 64 units).
     """
 
     def __init__(
@@ -136,10 +153,10 @@ class StackedLSTM(nn.Module):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.bidirectional = bidirectional
-        n_directions = 2 if bidirectional else 1
+        self._directions = ("", "_reverse") if bidirectional else ("",)
         for layer in range(num_layers):
-            n_inputs = input_size if layer == 0 else hidden_size * n_directions
-            for suffix in ("", "_reverse")[:n_directions]:
+            n_inputs = input_size if layer == 0 else hidden_size * len(self._directions)
+            for suffix in self._directions:
                 shapes = {
                     "weight_ih": (n_inputs,),
                     "weight_hh": (hidden_size,),
@@ -159,25 +176,72 @@ class StackedLSTM(nn.Module):
         ``x`` is a batch of windows ``(B, T, I)``; ``dropout`` masks the
         input of every layer but the first, drawn from ``generator``.
         """
+        if len(x) * self.hidden_size > _STACK_UP_TO:
+            return self._fused_members(x, dropout, generator)
         z = x.transpose(0, 1)
         for layer in range(self.num_layers):
-            if layer and dropout:
-                keep = torch.empty_like(z).bernoulli_(1 - dropout, generator=generator)
-                z = z * keep / (1 - dropout)
-            outputs = [self._run(z, f"l{layer}")]
+            z = _dropped(z, layer and dropout, generator)
+            outputs = [
+                _StackedLSTMLayer.apply(
+                    z.flip(0) if suffix else z,
+                    getattr(self, f"weight_ih_l{layer}{suffix}"),
+                    getattr(self, f"weight_hh_l{layer}{suffix}"),
+                    getattr(self, f"bias_ih_l{layer}{suffix}")
+                    + getattr(self, f"bias_hh_l{layer}{suffix}"),
+                )
+                for suffix in self._directions
+            ]
             if self.bidirectional:
-                reverse = self._run(z.flip(0), f"l{layer}_reverse").flip(0)
-                outputs.append(reverse)
+                outputs[1] = outputs[1].flip(0)
             z = torch.cat(outputs, dim=2) if self.bidirectional else outputs[0]
         return z[-1].transpose(1, 2)
 
-    def _run(self, z, name):
-        return _StackedLSTMLayer.apply(
-            z,
-            getattr(self, f"weight_ih_{name}"),
-            getattr(self, f"weight_hh_{name}"),
-            getattr(self, f"bias_ih_{name}") + getattr(self, f"bias_hh_{name}"),
-        )
+    def _fused_members(self, x, dropout, generator):
+        """``forward`` with torch's fused LSTM, member by member, layer by
+        layer, with the dropout masks the stack would draw."""
+        weights = {name: p.unbind(0) for name, p in self.named_parameters()}
+        state = x.new_zeros((len(self._directions), len(x), self.hidden_size))
+        members = [x] * self.n_members
+        for layer in range(self.num_layers):
+            if layer and dropout:
+                # The stack's (T, K, features, B) mask, each member's part
+                # read as (B, T, features).
+                shape = (x.shape[1], self.n_members, members[0].shape[2], len(x))
+                keep = x.new_empty(shape).bernoulli_(1 - dropout, generator=generator)
+                members = [
+                    z * keep[:, k].permute(2, 0, 1) / (1 - dropout)
+                    for k, z in enumerate(members)
+                ]
+            for k, z in enumerate(members):
+                layer_weights = [
+                    weights[f"{name}_l{layer}{suffix}"][k]
+                    for suffix in self._directions
+                    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                ]
+                members[k] = torch.lstm(
+                    z,
+                    (state, state),
+                    layer_weights,
+                    True,
+                    1,
+                    0.0,
+                    self.training,
+                    self.bidirectional,
+                    True,
+                )[0]
+        return torch.stack([z[:, -1] for z in members])
+
+
+# Batch size times hidden size up to which the stacked layer runs (see
+# StackedLSTM); between the two measured points, a round number.
+_STACK_UP_TO = 2048
+
+
+def _dropped(z, dropout, generator):
+    if not dropout:
+        return z
+    keep = torch.empty_like(z).bernoulli_(1 - dropout, generator=generator)
+    return z * keep / (1 - dropout)
 
 
 class StackedLinear(nn.Module):

@@ -1,5 +1,6 @@
 """Deep ensembles (n_estimators), return_std and the quantile loss."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -8,6 +9,7 @@ import torch
 from sklearn.base import clone
 
 import sklstm
+import sklstm._ensemble as ensemble
 from sklstm import LSTMRegressor
 from sklstm._ensemble import StackedLSTM, clip_grad_norm_per_member
 from sklstm._model import LSTMNet
@@ -36,19 +38,24 @@ def _member_alone(net, k):
     """Member ``k`` of a stacked net as a network of its own (fused nn.LSTM)."""
     single = LSTMNet(**{**net.architecture(), "n_members": 1})
     single = single.to(net.head.weight.dtype)
-    hidden = net.lstm.hidden_size
     with torch.no_grad():
         for name, weight in single.lstm.named_parameters():
-            stacked = getattr(net.lstm, name)[k]
-            # Gates (o, i, f, g) in the stack, (i, f, g, o) in nn.LSTM.
-            weight.copy_(torch.cat([stacked[hidden:], stacked[:hidden]]))
+            weight.copy_(getattr(net.lstm, name)[k])
         single.head.weight.copy_(net.head.weight[k])
         single.head.bias.copy_(net.head.bias[k])
     return single
 
 
+@pytest.fixture(params=["stacked", "fused_members"])
+def path(request, monkeypatch):
+    """Both ways StackedLSTM runs (it picks one by batch and hidden size)."""
+    if request.param == "fused_members":
+        monkeypatch.setattr(ensemble, "_STACK_UP_TO", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_the_stack_computes_each_members_lstm(bidirectional):
+def test_the_stack_computes_each_members_lstm(bidirectional, path):
     torch.manual_seed(0)
     stack = StackedLSTM(3, 2, 5, 2, bidirectional).double()
     for weight in stack.parameters():
@@ -67,8 +74,6 @@ def test_the_stack_computes_each_members_lstm(bidirectional):
         for (name, _), got, expected in zip(
             stack.named_parameters(), ours[1:], theirs, strict=True
         ):
-            hidden = 5
-            expected = torch.cat([expected[3 * hidden :], expected[: 3 * hidden]])
             torch.testing.assert_close(got[k], expected, msg=name)
 
 
@@ -88,40 +93,53 @@ def test_the_hand_written_backward_passes_gradcheck():
         assert torch.autograd.gradcheck(_StackedLSTMLayer.apply, (x, *weights))
 
 
-def test_each_member_trains_as_if_alone():
+def _batches():
+    torch.manual_seed(0)
+    windows = torch.randn(40, 5, 2)
+    return TrainingData(windows=windows, y=torch.randn(40, 1), weight=None)
+
+
+def _trained(net, data):
+    """Three epochs with shuffling and gradient clipping, seeded."""
+    settings = LoopSettings("squared_error", 1.0, 8, True, 0.5, 0.0, np.inf, False, 0)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
+    generator = torch.Generator().manual_seed(3)
+    run_epochs(net, optimizer, settings, data, None, 3, History(), generator)
+    return net.eval()
+
+
+def test_each_member_trains_as_if_alone(path):
     """A few Adam steps of the stack equal those of each member on its own,
     on the same batches from the same initial weights (gradient clipping
     included: it applies per member)."""
-    torch.manual_seed(0)
-    windows = torch.randn(40, 5, 2)
-    y = torch.randn(40, 1)
-    data = TrainingData(windows=windows, y=y, weight=None)
-    settings = LoopSettings(
-        "squared_error", 1.0, 8, True, 0.5, 0.0, np.inf, False, 0
-    )
-
-    def train(net):
-        optimizer = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
-        history = History()
-        generator = torch.Generator().manual_seed(3)
-        run_epochs(net, optimizer, settings, data, None, 3, history, generator)
-        return net
-
+    data = _batches()
     stack = LSTMNet(2, 1, 6, 2, 0.0, False, n_members=3)
-    alone = [train(_member_alone(stack, k)) for k in range(3)]
-    train(stack)
+    alone = [_trained(_member_alone(stack, k), data) for k in range(3)]
+    _trained(stack, data)
     with torch.no_grad():
-        stack.eval()
-        out = stack(windows)
+        out = stack(data.windows)
         for k, net in enumerate(alone):
-            net.eval()
-            torch.testing.assert_close(out[k], net(windows), atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(out[k], net(data.windows), atol=1e-5, rtol=1e-4)
             torch.testing.assert_close(
                 _member_alone(stack, k).lstm.weight_hh_l1,
                 net.lstm.weight_hh_l1,
                 atol=1e-5,
                 rtol=1e-4,
             )
+
+
+def test_both_ways_of_running_the_stack_train_the_same_with_dropout(monkeypatch):
+    data = _batches()
+    generator = torch.Generator().manual_seed(0)
+    stack = LSTMNet(2, 1, 6, 3, 0.5, True, n_members=3, generator=generator)
+    fused = copy.deepcopy(stack)
+    _trained(stack, data)
+    monkeypatch.setattr(ensemble, "_STACK_UP_TO", 0)
+    _trained(fused, data)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            stack(data.windows), fused(data.windows), atol=1e-5, rtol=1e-4
+        )
 
 
 def test_clipping_per_member_scales_only_the_exploding_member():
