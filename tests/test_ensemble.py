@@ -48,9 +48,9 @@ def _member_alone(net, k):
 
 @pytest.fixture(params=["stacked", "fused_members"])
 def path(request, monkeypatch):
-    """Both ways StackedLSTM runs (it picks one by batch and hidden size)."""
+    """Both ways StackedLSTM runs (it picks one by hidden size)."""
     if request.param == "fused_members":
-        monkeypatch.setattr(ensemble, "_STACK_UP_TO", 0)
+        monkeypatch.setattr(ensemble, "_FUSED_FROM_HIDDEN", 1)
     return request.param
 
 
@@ -134,7 +134,7 @@ def test_both_ways_of_running_the_stack_train_the_same_with_dropout(monkeypatch)
     stack = LSTMNet(2, 1, 6, 3, 0.5, True, n_members=3, generator=generator)
     fused = copy.deepcopy(stack)
     _trained(stack, data)
-    monkeypatch.setattr(ensemble, "_STACK_UP_TO", 0)
+    monkeypatch.setattr(ensemble, "_FUSED_FROM_HIDDEN", 1)
     _trained(fused, data)
     with torch.no_grad():
         torch.testing.assert_close(
