@@ -28,7 +28,8 @@ _PREDICT_BATCH_SIZE = 1024  # throughput peaked at 1024-2048 windows per batch
 
 def _pinball_loss(pred, y, settings):
     residual = y - pred
-    return torch.maximum(settings.quantile * residual, (settings.quantile - 1) * residual)
+    q = settings.quantile
+    return torch.maximum(q * residual, (q - 1) * residual)
 
 
 _ELEMENTWISE_LOSSES = {

@@ -13,7 +13,13 @@ import sklstm._ensemble as ensemble
 from sklstm import LSTMRegressor
 from sklstm._ensemble import StackedLSTM, clip_grad_norm_per_member
 from sklstm._model import LSTMNet
-from sklstm._training import History, LoopSettings, TrainingData, run_epochs
+from sklstm._training import (
+    History,
+    LoopSettings,
+    TrainingData,
+    run_epochs,
+    torch_threads,
+)
 
 SMALL = dict(
     sequence_length=4,
@@ -104,7 +110,8 @@ def _trained(net, data):
     settings = LoopSettings("squared_error", 1.0, 8, True, 0.5, 0.0, np.inf, False, 0)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
     generator = torch.Generator().manual_seed(3)
-    run_epochs(net, optimizer, settings, data, None, 3, History(), generator)
+    with torch_threads(1):
+        run_epochs(net, optimizer, settings, data, None, 3, History(), generator)
     return net.eval()
 
 
@@ -283,8 +290,9 @@ def test_pickle_round_trip_is_bit_identical():
     X, y = _series()
     reg = LSTMRegressor(**SMALL, n_estimators=3).fit(X, y)
     loaded = pickle.loads(pickle.dumps(reg))
-    for a, b in zip(reg.predict(X, return_std=True), loaded.predict(X, return_std=True)):
-        np.testing.assert_array_equal(a, b)
+    expected = reg.predict(X, return_std=True)
+    for got, want in zip(loaded.predict(X, return_std=True), expected):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_quantile_loss_is_the_pinball_loss():
