@@ -13,7 +13,7 @@ from .forecasting import (
 # plotting imports matplotlib inside its functions only: no pyplot here.
 from .plotting import LossCurveDisplay, SeriesPredictionDisplay
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "LSTMRegressor",
