@@ -1,0 +1,293 @@
+"""Many series in one X (series_column): windows, scaling, validation, errors."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sklstm import LSTMRegressor
+from sklstm._panel import layout_of, panel_windows
+
+from _helpers import RecordingRegressor, capture_training_sets
+
+TINY = dict(
+    sequence_length=4,
+    window_lag=1,
+    hidden_size=4,
+    num_layers=1,
+    max_iter=3,
+    n_iter_no_change=np.inf,
+    random_state=0,
+)
+LEVELS = {"a": 10.0, "b": 200.0, "c": -50.0}
+N_ROWS = {"a": 30, "b": 24, "c": 36}
+
+
+def make_panel(seed=0):
+    """Three series of different levels and lengths, stacked block by block."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for name, level in LEVELS.items():
+        n = N_ROWS[name]
+        values = level + abs(level) * 0.1 * np.sin(np.arange(n) / 3)
+        values += rng.normal(0, abs(level) * 0.01, n)
+        frames.append(pd.DataFrame({"store": name, "sales": values, "t": np.arange(n)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def interleaved(frame):
+    """The same rows interleaved by time step (a stable sort by date)."""
+    return frame.sort_values("t", kind="stable")
+
+
+def fitted(frame=None, **params):
+    frame = make_panel() if frame is None else frame
+    reg = LSTMRegressor(series_column="store", **{**TINY, **params})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return reg.fit(frame, frame["sales"])
+
+
+def hand_windows(values, sequence_length, window_lag):
+    """The window of each row with history, built one series at a time."""
+    padded = np.concatenate([np.repeat(values[:1], sequence_length - 1, 0), values])
+    return np.stack(
+        [
+            padded[t - window_lag : t - window_lag + sequence_length]
+            for t in range(window_lag, len(values))
+        ]
+    )
+
+
+def test_windows_never_cross_a_series():
+    frame = interleaved(make_panel())
+    ids = frame["store"].to_numpy()
+    X = frame[["sales", "t"]].to_numpy()
+    layout = layout_of(ids)
+    for lag in (0, 1, 3):
+        windows, index = panel_windows(X, layout, 5, lag, [None] * 3, "cpu")
+        for group, name in enumerate(layout.ids):
+            rows = layout.rows(group)
+            lo, hi = layout.bounds[group], layout.bounds[group + 1]
+            got = windows[torch.as_tensor(index[lo + lag : hi])].numpy()
+            expected = hand_windows(X[rows].astype(np.float32), 5, lag)
+            np.testing.assert_array_equal(got, expected)
+            assert (index[lo : lo + lag] == -1).all()
+
+
+def test_estimator_reads_the_hand_built_windows():
+    frame = interleaved(make_panel())
+    reg = RecordingRegressor(series_column=0, x_scaler=None, **TINY)
+    X = frame[["store", "sales"]].to_numpy(dtype=object)
+    reg.fit(X, frame["sales"].to_numpy())
+    reg.seen_["eval"].clear()
+    reg.predict(X)
+    # The first batch is the all-zero window of the rows without history.
+    seen = torch.cat(reg.seen_["eval"][1:]).numpy()
+    expected = np.concatenate(
+        [
+            hand_windows(frame.loc[frame.store == s, ["sales"]].to_numpy(), 4, 1)
+            for s in LEVELS
+        ]
+    )
+    np.testing.assert_array_equal(seen, expected.astype(np.float32))
+
+
+def test_changing_one_series_never_changes_another():
+    frame = make_panel()
+    reg = fitted(frame)
+    before = reg.predict(frame)
+    changed = frame.copy()
+    is_b = changed.store == "b"
+    changed.loc[is_b, "sales"] = np.random.default_rng(1).normal(0, 1e3, is_b.sum())
+    after = reg.predict(changed)
+    np.testing.assert_array_equal(after[~is_b], before[~is_b])
+    assert not np.allclose(after[is_b], before[is_b])
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_blocked_and_interleaved_rows_give_the_same_predictions(early_stopping):
+    blocked = make_panel()
+    mixed = interleaved(blocked)
+    params = dict(early_stopping=early_stopping, validation_fraction=0.2)
+    from_blocked = fitted(blocked, **params)
+    from_mixed = fitted(mixed, **params)
+    expected = pd.Series(from_blocked.predict(blocked), index=blocked.index)
+    np.testing.assert_array_equal(from_blocked.predict(mixed), expected[mixed.index])
+    np.testing.assert_array_equal(from_mixed.predict(mixed), expected[mixed.index])
+
+
+def test_predictions_come_back_in_row_order_and_per_series_scaling_pays():
+    frame = make_panel()
+    reg = fitted(frame, max_iter=20, linear_skip=True, window_normalization="last")
+    pred = pd.Series(reg.predict(frame), index=frame.index)
+    for name, level in LEVELS.items():
+        rows = frame.store == name
+        error = (pred[rows] - frame.sales[rows]).iloc[1:]
+        # Each series is predicted near its own level, not another's.
+        assert np.sqrt(np.mean(error**2)) < 0.1 * abs(level)
+
+
+def test_per_series_scalers_are_fitted_on_each_series():
+    frame = make_panel()
+    reg = fitted(frame)
+    assert list(reg.series_) == list(LEVELS)
+    for name, scaler in zip(reg.series_, reg.series_y_scalers_):
+        values = frame.sales[frame.store == name]
+        assert scaler.data_min_[0] == values.min()
+        assert scaler.data_max_[0] == values.max()
+    assert reg.y_scaler_.data_min_[0] == frame.sales.min()
+    global_ = fitted(frame, series_scaling="global")
+    assert global_.series_x_scalers_ is None and global_.series_y_scalers_ is None
+
+
+def test_validation_rows_are_the_last_rows_of_each_series(monkeypatch):
+    frame = interleaved(make_panel())
+    captured = capture_training_sets(monkeypatch)
+    # Unscaled targets that name their row: (series, time step).
+    code = frame.store.map({"a": 0, "b": 1000, "c": 2000})
+    y = (code + frame.t).to_numpy(dtype=float)
+    reg = LSTMRegressor(
+        series_column="store",
+        early_stopping=True,
+        validation_fraction=0.25,
+        y_scaler=None,
+        **TINY,
+    )
+    reg.fit(frame, y)
+    gap = TINY["sequence_length"] - 1 + TINY["window_lag"]
+    val = captured["validation"].y.numpy().ravel()
+    train = captured["train"].y.numpy().ravel()
+    for name, offset in {"a": 0, "b": 1000, "c": 2000}.items():
+        n_targets = N_ROWS[name] - TINY["window_lag"]
+        n_val = int(np.ceil(0.25 * n_targets))
+        in_val = np.sort(val[(val >= offset) & (val < offset + 1000)]) - offset
+        in_train = np.sort(train[(train >= offset) & (train < offset + 1000)]) - offset
+        np.testing.assert_array_equal(in_val, np.arange(N_ROWS[name] - n_val, N_ROWS[name]))
+        assert in_train.max() == N_ROWS[name] - n_val - gap - 1
+        assert in_train.min() == TINY["window_lag"]
+
+
+def test_integer_ids_positions_and_ndarrays():
+    frame = make_panel()
+    X = frame[["sales", "store"]].assign(store=frame.store.map({"a": 7, "b": 3, "c": 5}))
+    by_name = LSTMRegressor(series_column="store", **TINY).fit(X, frame.sales)
+    by_position = LSTMRegressor(series_column=-1, **TINY).fit(X.to_numpy(), frame.sales)
+    assert list(by_name.series_) == [7, 3, 5]
+    assert by_name.n_features_in_ == 2
+    assert list(by_name.feature_names_in_) == ["sales", "store"]
+    assert not hasattr(by_position, "feature_names_in_")
+    np.testing.assert_array_equal(
+        by_name.predict(X), by_position.predict(X.to_numpy())
+    )
+    with pytest.raises(ValueError, match="X has 1 features, but LSTMRegressor is"):
+        by_position.predict(X.to_numpy()[:, :1])
+
+
+def test_unseen_series_warn_or_raise():
+    frame = make_panel()
+    new = frame[frame.store == "a"].assign(store="z")
+    reg = fitted(frame)
+    with pytest.warns(UserWarning, match="1 series not seen in fit \\('z'\\)"):
+        pred = reg.predict(new)
+    assert np.isfinite(pred).all()
+    reg.set_params(unseen_series="error")
+    with pytest.raises(ValueError, match="not seen in fit: 'z'"):
+        reg.predict(new)
+
+
+def test_sample_weight_warm_start_and_partial_fit():
+    frame = make_panel()
+    weight = np.where(frame.store == "b", 0.0, 1.0)
+    reg = LSTMRegressor(series_column="store", **TINY)
+    reg.fit(frame, frame.sales, sample_weight=weight)
+    assert np.isfinite(reg.predict(frame)).all()
+    reg.set_params(warm_start=True)
+    reg.fit(frame, frame.sales)
+    assert reg.n_iter_ == 2 * TINY["max_iter"]
+    once = LSTMRegressor(series_column="store", **{**TINY, "max_iter": 2})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        once.fit(frame, frame.sales)
+    twice = LSTMRegressor(series_column="store", **TINY)
+    twice.partial_fit(frame, frame.sales).partial_fit(frame, frame.sales)
+    np.testing.assert_array_equal(once.predict(frame), twice.predict(frame))
+
+
+def test_pickle_round_trip():
+    frame = make_panel()
+    reg = fitted(frame)
+    loaded = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(loaded.predict(frame), reg.predict(frame))
+
+
+def _no_names(frame):
+    return frame[["store", "sales"]].to_numpy(dtype=object)
+
+
+def _nan_id(frame):
+    out = frame.copy()
+    out.loc[3, "store"] = np.nan
+    return out
+
+
+def _short_series(frame):
+    return pd.concat([frame, pd.DataFrame({"store": ["d"] * 3, "sales": 1.0, "t": 0})])
+
+
+@pytest.mark.parametrize(
+    "params, make_X, match",
+    [
+        ({"series_column": "store"}, _no_names, "X has no column names"),
+        ({"series_column": "shop"}, lambda f: f, "'shop' is not a column of X"),
+        ({"series_column": 3}, lambda f: f, "out of range for X with 3 columns"),
+        ({"series_column": "store"}, _nan_id, "missing values"),
+        ({"series_column": "store"}, lambda f: f[["store"]], "only the series id"),
+        (
+            {"series_column": 0},
+            lambda f: np.zeros((len(f), 4, 2)),
+            "series_column needs a 2D X",
+        ),
+        (
+            {"series_column": "store", "early_stopping": True},
+            _short_series,
+            "Series 'd' is too short for per-series validation",
+        ),
+        (
+            {"series_column": "store", "window": "columns", "window_lag": 0},
+            lambda f: f,
+            "series_column applies to window='rows'",
+        ),
+    ],
+)
+def test_bad_input_raises_and_keeps_the_fitted_model(params, make_X, match):
+    frame = make_panel()
+    reg = fitted(frame)
+    before = reg.predict(frame)
+    reg.set_params(**params)
+    X = make_X(frame)
+    y = np.zeros(len(X))
+    with pytest.raises(ValueError, match=match):
+        reg.fit(X, y)
+    reg.set_params(series_column="store", early_stopping=False, window="rows")
+    reg.set_params(window_lag=TINY["window_lag"])
+    np.testing.assert_array_equal(reg.predict(frame), before)
+    assert list(reg.feature_names_in_) == ["store", "sales", "t"]
+
+
+def test_predict_refuses_a_panel_model_without_series_column():
+    frame = make_panel()
+    reg = fitted(frame).set_params(series_column=None)
+    with pytest.raises(ValueError, match="series_column is now None"):
+        reg.predict(frame)
+
+
+def test_refit_without_series_column_drops_the_series():
+    frame = make_panel()
+    reg = fitted(frame).set_params(series_column=None)
+    reg.fit(frame[["sales", "t"]], frame.sales)
+    assert not hasattr(reg, "series_")
+    assert reg.predict(frame[["sales", "t"]]).shape == (len(frame),)
