@@ -3,6 +3,7 @@
 from ._onnx import to_onnx
 from ._persistence import ModelFileError, load, save
 from ._regressor import LSTMRegressor
+from .model_selection import SeriesTimeSplit
 from .forecasting import (
     make_direct_targets,
     make_forecaster,
@@ -20,6 +21,7 @@ __all__ = [
     "LossCurveDisplay",
     "ModelFileError",
     "SeriesPredictionDisplay",
+    "SeriesTimeSplit",
     "__version__",
     "load",
     "make_direct_targets",

@@ -7,8 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.model_selection import GridSearchCV, cross_validate
 
-from sklstm import LSTMRegressor
+from sklstm import (
+    LSTMRegressor,
+    SeriesTimeSplit,
+    make_direct_targets,
+    make_forecaster,
+    rolling_forecast,
+)
 from sklstm._panel import layout_of, panel_windows
 
 from _helpers import RecordingRegressor, capture_training_sets
@@ -291,3 +298,77 @@ def test_refit_without_series_column_drops_the_series():
     reg.fit(frame[["sales", "t"]], frame.sales)
     assert not hasattr(reg, "series_")
     assert reg.predict(frame[["sales", "t"]]).shape == (len(frame),)
+
+
+def test_rolling_forecast_predicts_each_series_from_its_own_history():
+    frame = interleaved(make_panel())
+    reg = fitted(frame)
+    position = frame.groupby("store").cumcount().to_numpy()
+    got = rolling_forecast(reg, frame, start=20)
+    np.testing.assert_array_equal(got, reg.predict(frame)[position >= 20])
+    # Rows far before the start are not needed.
+    changed = frame.copy()
+    changed.loc[position < 10, "sales"] = 0.0
+    np.testing.assert_array_equal(rolling_forecast(reg, changed, start=20), got)
+    with pytest.raises(ValueError, match="the longest series has 36 rows"):
+        rolling_forecast(reg, frame, start=36)
+
+
+def test_direct_targets_never_cross_a_series():
+    frame = interleaved(make_panel())
+    Y = make_direct_targets(frame.sales.to_numpy(), 3, series=frame.store.to_numpy())
+    for name in LEVELS:
+        rows = (frame.store == name).to_numpy()
+        expected = make_direct_targets(frame.sales[rows].to_numpy(), 3)
+        np.testing.assert_array_equal(Y[rows], expected)
+    with pytest.raises(ValueError, match="series holds 2 ids"):
+        make_direct_targets(frame.sales.to_numpy(), 3, series=["a", "b"])
+
+
+def test_series_time_split_holds_out_the_same_tail_of_every_series():
+    frame = interleaved(make_panel())
+    position = frame.groupby("store").cumcount().to_numpy()
+    length = frame.groupby("store").store.transform("size").to_numpy()
+    cv = SeriesTimeSplit(3, series_column="store", test_size=4, gap=2)
+    folds = list(cv.split(frame))
+    assert len(folds) == cv.get_n_splits() == 3
+    for k, (train, test) in enumerate(folds):
+        from_end = (length - position)[test]
+        assert sorted(set(from_end)) == list(range((2 - k) * 4 + 1, (3 - k) * 4 + 1))
+        assert len(test) == 4 * len(LEVELS)
+        assert ((length - position)[train] > (3 - k) * 4 + 2).all()
+        assert len(train) == sum(n - (3 - k) * 4 - 2 for n in N_ROWS.values())
+    by_groups = SeriesTimeSplit(3, test_size=4, gap=2).split(frame, groups=frame.store)
+    for (a, b), (c, d) in zip(folds, by_groups):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+    with pytest.raises(ValueError, match="set series_column"):
+        next(SeriesTimeSplit().split(frame))
+    with pytest.raises(ValueError, match="too few for 5 folds"):
+        next(SeriesTimeSplit(5, series_column="store", test_size=5).split(frame))
+
+
+def test_series_time_split_in_grid_search_and_cross_validate():
+    frame = make_panel()
+    cv = SeriesTimeSplit(2, series_column="store", test_size=5)
+    reg = LSTMRegressor(series_column="store", **TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = cross_validate(reg, frame, frame.sales, cv=cv)
+        search = GridSearchCV(reg, {"hidden_size": [2, 4]}, cv=cv).fit(
+            frame, frame.sales
+        )
+    assert np.isfinite(scores["test_score"]).all()
+    assert search.best_params_["hidden_size"] in (2, 4)
+
+
+def test_make_forecaster_takes_series_column():
+    frame = make_panel()
+    reg = make_forecaster(series_column="store", max_iter=2, hidden_size=4)
+    assert reg.series_column == "store" and reg.linear_skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(frame[["store", "sales"]], frame.sales)
+    assert rolling_forecast(reg, frame[["store", "sales"]], start=20).shape == (
+        sum(n - 20 for n in N_ROWS.values()),
+    )
