@@ -42,7 +42,7 @@ from ._regressor import LSTMRegressor
 from ._training import History
 
 FORMAT = "sklstm.LSTMRegressor"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Hyperparameters added after format version 1, with the version that added
 # them: an older file lacks them and loads with their defaults.
 _PARAMS_ADDED = {
@@ -50,6 +50,9 @@ _PARAMS_ADDED = {
     "linear_skip": 2,
     "window": 2,
     "exog_columns": 2,
+    "series_column": 3,
+    "series_scaling": 3,
+    "unseen_series": 3,
 }
 _MANIFEST = "sklstm.json"
 _TENSORS = "tensors.pt"
@@ -74,6 +77,9 @@ _FITTED = {
     "_history",
     "_rng_state",
     "_optimizer_state",
+    "series_",
+    "series_x_scalers_",
+    "series_y_scalers_",
 }
 _PICKLE_HINT = (
     "Use pickle or joblib for such models (only load those from sources you "
@@ -246,6 +252,9 @@ def _serialize(estimator):
         "x_scaler_": _encode_fitted_scaler(estimator.x_scaler_, "x_scaler_"),
         "y_scaler_": _encode_fitted_scaler(estimator.y_scaler_, "y_scaler_"),
     }
+    if hasattr(estimator, "series_"):
+        # Only in files of models fitted on many series (format version 3).
+        manifest["series"] = _encode_series(estimator)
     tensors = {"rng_state": estimator._rng_state}
     tensors.update(_prefixed("module.", estimator.module_.state_dict()))
     if best_state is not None:
@@ -348,6 +357,27 @@ def _encode_fitted_scaler(scaler, where):
     return encoded
 
 
+def _encode_series(estimator):
+    ids = estimator.series_.tolist()
+    for value in ids:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise TypeError(
+                f"sklstm.save stores series ids that are str, int or float; got "
+                f"{value!r} ({type(value).__name__}). {_PICKLE_HINT}"
+            )
+
+    def scalers(fitted, where):
+        if fitted is None:
+            return None
+        return [_encode_fitted_scaler(s, f"{where}[{i}]") for i, s in enumerate(fitted)]
+
+    return {
+        "ids": ids,
+        "x_scalers": scalers(estimator.series_x_scalers_, "series_x_scalers_"),
+        "y_scalers": scalers(estimator.series_y_scalers_, "series_y_scalers_"),
+    }
+
+
 # -- loading ----------------------------------------------------------------
 
 
@@ -422,6 +452,8 @@ def _parse_manifest(data):
         "x_scaler_",
         "y_scaler_",
     }
+    if version >= 3 and "series" in manifest:
+        expected.add("series")
     _expect_keys(manifest, expected, _MANIFEST)
     return manifest
 
@@ -471,13 +503,22 @@ def _rebuild(manifest, tensors):
         "fitted",
     )
     n_features = _expect_count(fitted["n_features_in_"], "n_features_in_")
+    panel = "series" in manifest
+    if panel != (estimator.series_column is not None):
+        raise ModelFileError(
+            "Invalid sklstm model file: series_column and the fitted series disagree."
+        )
+    # The network reads X's columns but the series id column.
+    n_values = n_features - 1 if panel else n_features
+    if n_values < 1:
+        raise ModelFileError("Invalid sklstm model file: no column besides the ids.")
     n_outputs = _expect_count(fitted["n_outputs_"], "n_outputs_")
     _expect(fitted["y_1d"], bool, "y_1d")
     _expect(fitted["device"], str, "device")
     if fitted["y_1d"] and n_outputs != 1:
         raise ModelFileError("Invalid sklstm model file: y_1d with several outputs.")
     try:
-        n_variables = estimator._window_features(n_features)[0]
+        n_variables = estimator._window_features(n_values)[0]
     except ValueError as exc:
         raise ModelFileError(f"Invalid sklstm model file: {exc}") from exc
     if (
@@ -501,14 +542,14 @@ def _rebuild(manifest, tensors):
     # Shapes come from a weightless ("meta") module, so that a tampered
     # hidden_size cannot make loading allocate more than the file holds.
     with torch.device("meta"):
-        template = estimator._build_module(n_features, n_outputs).state_dict()
+        template = estimator._build_module(n_values, n_outputs).state_dict()
     expected = {"rng_state": torch.get_rng_state()}
     expected.update(_prefixed("module.", template))
     if has_best_state:
         expected.update(_prefixed("best_state.", template))
     _check_tensors(tensors, expected, exclude="optimizer.")
 
-    module = estimator._build_module(n_features, n_outputs)
+    module = estimator._build_module(n_values, n_outputs)
     optimizer_state = _decode_optimizer(
         estimator, module, manifest["optimizer_param_groups"], tensors, history
     )
@@ -529,8 +570,10 @@ def _rebuild(manifest, tensors):
     estimator.module_ = module
     estimator.device_ = torch.device("cpu")
     estimator.x_scaler_ = _decode_fitted_scaler(
-        manifest["x_scaler_"], n_features, "x_scaler_"
+        manifest["x_scaler_"], n_values, "x_scaler_"
     )
+    if panel:
+        _decode_series(estimator, manifest["series"], n_values, n_outputs)
     estimator.y_scaler_ = _decode_fitted_scaler(
         manifest["y_scaler_"], n_outputs, "y_scaler_"
     )
@@ -538,6 +581,38 @@ def _rebuild(manifest, tensors):
     estimator._rng_state = rng_state
     estimator._optimizer_state = optimizer_state
     return estimator
+
+
+def _decode_series(estimator, encoded, n_values, n_outputs):
+    _expect(encoded, dict, "series")
+    _expect_keys(encoded, {"ids", "x_scalers", "y_scalers"}, "series")
+    ids = encoded["ids"]
+    _expect(ids, list, "series.ids")
+    if not ids or not all(
+        isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in ids
+    ):
+        raise ModelFileError(
+            "Invalid sklstm model file: series.ids must be a list of str, int or float."
+        )
+    if len(set(ids)) != len(ids):
+        raise ModelFileError("Invalid sklstm model file: repeated series ids.")
+    series = np.empty(len(ids), dtype=object)
+    series[:] = ids
+    estimator.series_ = series
+    for key, width in (("x_scalers", n_values), ("y_scalers", n_outputs)):
+        scalers = encoded[key]
+        if scalers is not None:
+            _expect(scalers, list, f"series.{key}")
+            if len(scalers) != len(ids):
+                raise ModelFileError(
+                    f"Invalid sklstm model file: series.{key} holds {len(scalers)} "
+                    f"scalers for {len(ids)} series."
+                )
+            scalers = [
+                _decode_fitted_scaler(s, width, f"series.{key}[{i}]")
+                for i, s in enumerate(scalers)
+            ]
+        setattr(estimator, f"series_{key[0]}_scalers_", scalers)
 
 
 def _decode_params(encoded, version):

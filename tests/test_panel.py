@@ -9,6 +9,7 @@ import pytest
 import torch
 from sklearn.model_selection import GridSearchCV, cross_validate
 
+import sklstm
 from sklstm import (
     LSTMRegressor,
     SeriesTimeSplit,
@@ -372,3 +373,31 @@ def test_make_forecaster_takes_series_column():
     assert rolling_forecast(reg, frame[["store", "sales"]], start=20).shape == (
         sum(n - 20 for n in N_ROWS.values()),
     )
+
+
+@pytest.mark.parametrize(
+    "params, ids",
+    [
+        ({}, {"a": "a", "b": "b", "c": "c"}),
+        ({"series_scaling": "global"}, {"a": 7, "b": 3, "c": 5}),
+        ({"early_stopping": True, "x_scaler": None}, {"a": 1.5, "b": "b", "c": 2}),
+    ],
+)
+def test_save_load_round_trip_is_bit_identical(tmp_path, params, ids):
+    frame = make_panel().assign(store=lambda f: f.store.map(ids))
+    reg = fitted(frame, **params)
+    sklstm.save(reg, tmp_path / "panel.sklstm")
+    loaded = sklstm.load(tmp_path / "panel.sklstm")
+    assert list(loaded.series_) == list(reg.series_)
+    assert [type(s) for s in loaded.series_] == [type(s) for s in reg.series_]
+    np.testing.assert_array_equal(loaded.predict(frame), reg.predict(frame))
+    reg.partial_fit(frame, frame.sales)
+    loaded.partial_fit(frame, frame.sales)
+    np.testing.assert_array_equal(loaded.predict(frame), reg.predict(frame))
+
+
+def test_save_refuses_ids_it_cannot_store(tmp_path):
+    frame = make_panel().assign(store=lambda f: f.store.map(lambda s: (s,)))
+    reg = fitted(frame)
+    with pytest.raises(TypeError, match="series ids that are str, int or float"):
+        sklstm.save(reg, tmp_path / "panel.sklstm")
