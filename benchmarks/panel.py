@@ -116,7 +116,8 @@ PANELS = {
 VARIANTS = {
     "global LSTM": {},
     "global LSTM, global scaling": {"series_scaling": "global"},
-    "global LSTM, 20 epochs": {"max_iter": 20},
+    "global LSTM, unweighted series": {"series_weighting": None},
+    "global LSTM, skip, 40 epochs": {"linear_skip": True, "max_iter": 40},
 }
 
 

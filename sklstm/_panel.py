@@ -268,6 +268,25 @@ def inverse_rows(scaled, layout, inverses):
     return out
 
 
+def naive_scale_weights(y, layout, floor=1e-3):
+    """Per row (layout order), the inverse of its series' mean squared
+    one-step change of ``y`` (in the scaled units the loss sees), as M5's
+    RMSSE scales errors: without it, series whose steps are small in their
+    scaled units (smooth, trending ones) weigh next to nothing in the loss.
+
+    A series with no change at all gets the weight of one whose mean squared
+    change is ``floor`` times the median series'.
+    """
+    steps = np.empty(len(layout.ids))
+    for group in range(len(layout.ids)):
+        part = y[layout.bounds[group] : layout.bounds[group + 1]]
+        steps[group] = np.mean(np.diff(part, axis=0) ** 2) if len(part) > 1 else np.nan
+    known = steps[np.isfinite(steps) & (steps > 0)]
+    median = np.median(known) if len(known) else 1.0
+    steps = np.where(np.isfinite(steps), steps, median)
+    return np.repeat(1.0 / np.maximum(steps, floor * median), layout.lengths)
+
+
 def short_series_message(layout, needed):
     """A warning text when some series are too short for a window of history."""
     short = layout.ids[layout.lengths < needed]

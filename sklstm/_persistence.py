@@ -52,6 +52,7 @@ _PARAMS_ADDED = {
     "exog_columns": 2,
     "series_column": 3,
     "series_scaling": 3,
+    "series_weighting": 3,
     "unseen_series": 3,
 }
 _MANIFEST = "sklstm.json"

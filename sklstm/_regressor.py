@@ -28,6 +28,7 @@ from ._panel import (
     group_transforms,
     inverse_rows,
     layout_of,
+    naive_scale_weights,
     panel_windows,
     per_series_tails,
     scaled_rows,
@@ -133,6 +134,15 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         fits one of each on all rows. Either way ``x_scaler_`` and
         ``y_scaler_`` are fitted on all rows, the fallback for series not
         seen in ``fit``.
+
+    series_weighting : {"naive"} or None, default="naive"
+        With ``series_column``: ``"naive"`` weights the loss of each
+        series' rows by the inverse of its mean squared one-step change (in
+        ``y_scaler``'s units, on the rows given to ``fit``), as M5's RMSSE
+        scales errors, so that a smooth trending series, whose steps are
+        tiny in its scaled units, counts as much as a noisy one (measured in
+        ``benchmarks/panel.py``: without it the global model ignored the
+        trends). Multiplies ``sample_weight``. None weighs every row alike.
 
     unseen_series : {"warn", "error"}, default="warn"
         What ``predict`` does with series not seen in ``fit``: ``"warn"``
@@ -412,6 +422,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         "exog_columns": [Interval(Integral, 0, None, closed="left")],
         "series_column": [None, Interval(Integral, None, None, closed="neither"), str],
         "series_scaling": [StrOptions({"per_series", "global"})],
+        "series_weighting": [None, StrOptions({"naive"})],
         "unseen_series": [StrOptions({"warn", "error"})],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
@@ -458,6 +469,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         exog_columns=0,
         series_column=None,
         series_scaling="per_series",
+        series_weighting="naive",
         unseen_series="warn",
         hidden_size=50,
         num_layers=2,
@@ -497,6 +509,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         self.exog_columns = exog_columns
         self.series_column = series_column
         self.series_scaling = series_scaling
+        self.series_weighting = series_weighting
         self.unseen_series = unseen_series
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -1085,11 +1098,12 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         )
         y_tf = group_transforms(layout, y_scalers, y_scaler, "transform")
         y_t = scaled_rows(y2, layout, y_tf, device)
-        weight = None
-        if sample_weight is not None:
-            weight = torch.as_tensor(
-                sample_weight[layout.order], dtype=torch.float32, device=device
-            )
+        weight = None if sample_weight is None else sample_weight[layout.order]
+        if self.series_weighting == "naive":
+            balance = naive_scale_weights(y_t.cpu().numpy(), layout)
+            weight = balance if weight is None else weight * balance
+        if weight is not None:
+            weight = torch.as_tensor(weight, dtype=torch.float32, device=device)
         index_t = torch.as_tensor(index, device=device)
         if not self.early_stopping or incremental:
             targets = np.flatnonzero(index >= 0)

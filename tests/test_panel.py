@@ -12,6 +12,7 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 import sklstm
 from sklstm import (
     LSTMRegressor,
+    SeriesPredictionDisplay,
     SeriesTimeSplit,
     make_direct_targets,
     make_forecaster,
@@ -366,7 +367,7 @@ def test_series_time_split_in_grid_search_and_cross_validate():
 def test_make_forecaster_takes_series_column():
     frame = make_panel()
     reg = make_forecaster(series_column="store", max_iter=2, hidden_size=4)
-    assert reg.series_column == "store" and reg.linear_skip
+    assert reg.series_column == "store" and not reg.linear_skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reg.fit(frame[["store", "sales"]], frame.sales)
@@ -401,3 +402,48 @@ def test_save_refuses_ids_it_cannot_store(tmp_path):
     reg = fitted(frame)
     with pytest.raises(TypeError, match="series ids that are str, int or float"):
         sklstm.save(reg, tmp_path / "panel.sklstm")
+
+
+def test_series_prediction_display_draws_a_chosen_series():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frame = interleaved(make_panel())
+    reg = fitted(frame)
+    display = SeriesPredictionDisplay.from_estimator(
+        reg, frame, frame.sales, series="b"
+    )
+    rows = (frame.store == "b").to_numpy()
+    np.testing.assert_array_equal(display.y_true, frame.sales[rows])
+    np.testing.assert_array_equal(display.y_pred, reg.predict(frame)[rows])
+    np.testing.assert_array_equal(display.index, frame.index[rows])
+    assert display.n_warmup == TINY["sequence_length"] - 1 + TINY["window_lag"]
+    with pytest.raises(ValueError, match="pass series= the id"):
+        SeriesPredictionDisplay.from_estimator(reg, frame, frame.sales)
+    with pytest.raises(ValueError, match="no row of series 'z'"):
+        SeriesPredictionDisplay.from_estimator(reg, frame, frame.sales, series="z")
+    plt.close("all")
+
+
+def test_naive_weighting_balances_the_series_in_the_loss(monkeypatch):
+    frame = interleaved(make_panel())
+    captured = capture_training_sets(monkeypatch)
+    extra = np.where(frame.store == "a", 2.0, 1.0)
+    reg = LSTMRegressor(series_column="store", **TINY)
+    reg.fit(frame, frame.sales, sample_weight=extra)
+    train = captured["train"]
+    weight, y = train.weight.numpy(), train.y.numpy().ravel()
+    # Targets are in layout order (series a, b, c), each in time order.
+    n_targets = [N_ROWS[s] - TINY["window_lag"] for s in LEVELS]
+    parts = np.split(np.arange(len(y)), np.cumsum(n_targets)[:-1])
+    expected = []
+    for name, part, scaler in zip(LEVELS, parts, reg.series_y_scalers_):
+        values = frame.sales[frame.store == name].to_numpy()[:, None]
+        step = np.mean(np.diff(scaler.transform(values), axis=0) ** 2)
+        expected.append(np.full(len(part), (2.0 if name == "a" else 1.0) / step))
+    expected = np.concatenate(expected)
+    np.testing.assert_allclose(weight, expected / expected.mean(), rtol=1e-5)
+    reg.set_params(series_weighting=None).fit(frame, frame.sales)
+    assert captured["train"].weight is None
