@@ -447,3 +447,8 @@ def test_naive_weighting_balances_the_series_in_the_loss(monkeypatch):
     np.testing.assert_allclose(weight, expected / expected.mean(), rtol=1e-5)
     reg.set_params(series_weighting=None).fit(frame, frame.sales)
     assert captured["train"].weight is None
+
+
+def test_to_onnx_refuses_panel_models(tmp_path):
+    with pytest.raises(ValueError, match="does not export models fitted on many"):
+        sklstm.to_onnx(fitted(), tmp_path / "panel.onnx")
