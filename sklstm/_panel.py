@@ -54,6 +54,11 @@ def split_series_column(X, series_column):
     position = _column_position(series_column, None, array.shape[1])
     kept = [i for i in range(array.shape[1]) if i != position]
     _check_has_features(kept, series_column)
+    # An id column at either edge leaves a view of the values, not a copy.
+    if position == 0:
+        return array[:, 0], array[:, 1:]
+    if position == array.shape[1] - 1:
+        return array[:, position], array[:, :-1]
     return array[:, position], array[:, kept]
 
 

@@ -799,20 +799,19 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         if hasattr(self, "series_"):
-            y = self._predict_panel(X)
-        else:
-            X = self._validate_predict_data(X)
-            device = next(self.module_.parameters()).device
-            with torch_threads(self.n_threads):
-                windows = self._windows(X, self.x_scaler_, device)
-                scaled = predict_windows(
-                    self.module_, windows, self.n_outputs_, len(X) - len(windows)
-                )
-            y = (
-                scaled
-                if self.y_scaler_ is None
-                else self.y_scaler_.inverse_transform(scaled)
+            return self._predict_panel(X)
+        X = self._validate_predict_data(X)
+        device = next(self.module_.parameters()).device
+        with torch_threads(self.n_threads):
+            windows = self._windows(X, self.x_scaler_, device)
+            scaled = predict_windows(
+                self.module_, windows, self.n_outputs_, len(X) - len(windows)
             )
+        y = (
+            scaled
+            if self.y_scaler_ is None
+            else self.y_scaler_.inverse_transform(scaled)
+        )
         y = np.asarray(y, dtype=np.float64)
         if not np.isfinite(y).all():
             # Scaled inputs beyond float32's range (about 3.4e38) reach the
@@ -1160,7 +1159,15 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         inverses = group_transforms(
             layout, self.series_y_scalers_, self.y_scaler_, "inverse_transform"
         )
-        return inverse_rows(scaled, layout, inverses)
+        y = np.asarray(inverse_rows(scaled, layout, inverses), dtype=np.float64)
+        if not np.isfinite(y).all():
+            # As for one series (see predict): say so rather than return NaN.
+            raise ValueError(
+                "The model produced non-finite predictions: X is far outside the "
+                "training data, or X or y hold values near the float limits. "
+                "Check them for extreme values and rescale them."
+            )
+        return y.ravel() if self._y_1d else y
 
 
 def time_ordered_split(n_rows, validation_fraction, gap):
