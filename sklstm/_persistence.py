@@ -359,7 +359,9 @@ def _encode_fitted_scaler(scaler, where):
 
 
 def _encode_series(estimator):
-    ids = estimator.series_.tolist()
+    # numpy scalars (ids read from an object array) as the Python values
+    # they equal, which JSON stores.
+    ids = [v.item() if isinstance(v, np.generic) else v for v in estimator.series_]
     for value in ids:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise TypeError(

@@ -382,6 +382,7 @@ def test_make_forecaster_takes_series_column():
         ({}, {"a": "a", "b": "b", "c": "c"}),
         ({"series_scaling": "global"}, {"a": 7, "b": 3, "c": 5}),
         ({"early_stopping": True, "x_scaler": None}, {"a": 1.5, "b": "b", "c": 2}),
+        ({}, {"a": np.int64(4), "b": np.str_("b"), "c": np.float64(0.5)}),
     ],
 )
 def test_save_load_round_trip_is_bit_identical(tmp_path, params, ids):
