@@ -67,7 +67,7 @@ from sklearn.preprocessing import MinMaxScaler
 import sklstm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from forecast import (  # noqa: E402
+from forecast import (
     last_value,
     load_cache,
     lstm,
@@ -199,7 +199,8 @@ def per_series_methods(name, series, season, seed, cache, split):
                 results[key][method] = cache[cache_key][method]
                 seconds[method] += cache[cache_key][method]["fit_seconds"]
         better = min(
-            (results[key][m]["rmse"], m) for m in ("AutoETS", "AutoARIMA")
+            (results[key][m]["rmse"], m)
+            for m in ("AutoETS", "AutoARIMA")
             if m in results[key]
         )
         results[key]["better of AutoETS, AutoARIMA"] = {"rmse": better[0]}
@@ -253,8 +254,10 @@ def summary(res, reference):
 
 
 def print_summary(name, res, reference):
-    print(f"\n{name} ({res['n_series']} series, m={res['season']}, "
-          f"lengths {res['lengths']}): {reference} / method")
+    print(
+        f"\n{name} ({res['n_series']} series, m={res['season']}, "
+        f"lengths {res['lengths']}): {reference} / method"
+    )
     print(f"  {'method':<32} {'geo-mean RMSE ratio':>20} {'lower on':>10} {'fit s':>8}")
     for method, row in summary(res, reference).items():
         secs = "" if row["fit_seconds"] is None else f"{row['fit_seconds']:.1f}"
@@ -312,7 +315,9 @@ def bench_memory(n_rows=1_000_000):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--panels", nargs="+", choices=list(PANELS), default=list(PANELS))
+    parser.add_argument(
+        "--panels", nargs="+", choices=list(PANELS), default=list(PANELS)
+    )
     parser.add_argument("--split", choices=["test", "validation"], default="test")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", action="store_true", help="all of VARIANTS")

@@ -3,13 +3,13 @@
 from ._onnx import to_onnx
 from ._persistence import ModelFileError, load, save
 from ._regressor import LSTMRegressor
-from .model_selection import SeriesTimeSplit
 from .forecasting import (
     make_direct_targets,
     make_forecaster,
     rolling_forecast,
     seasonal_period_of,
 )
+from .model_selection import SeriesTimeSplit
 
 # plotting imports matplotlib inside its functions only: no pyplot here.
 from .plotting import LossCurveDisplay, SeriesPredictionDisplay

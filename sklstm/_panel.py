@@ -14,6 +14,7 @@ Nothing here knows about the estimator; pandas is never required.
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -154,6 +155,16 @@ class Layout:
 
     def unseen(self):
         return self.ids[self.fitted < 0]
+
+
+class PanelFit(NamedTuple):
+    """What a fit on a panel knows: the rows' layout, the series and their
+    scalers (None with one pair of scalers for all series)."""
+
+    layout: Layout
+    series: np.ndarray
+    x_scalers: list | None
+    y_scalers: list | None
 
 
 def layout_of(ids, known=None):
@@ -304,4 +315,3 @@ def short_series_message(layout, needed):
         "their first row. Pass the preceding rows too (see rolling_forecast) or "
         "lower sequence_length."
     )
-

@@ -24,6 +24,7 @@ from sklearn.utils.validation import (
 from ._lag_windows import lag_windows, n_lag_variables
 from ._model import LSTMNet
 from ._panel import (
+    PanelFit,
     fit_series_scalers,
     group_transforms,
     inverse_rows,
@@ -1041,7 +1042,6 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             fused=True,
         )
 
-
     # -- many series (series_column); the machinery is in _panel ------------
 
     def _split_series(self, X, reset):
@@ -1072,10 +1072,12 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         if resume:
             layout = layout_of(ids, self.series_)
             self._check_unseen(layout)
-            return layout, self.series_, self.series_x_scalers_, self.series_y_scalers_
+            return PanelFit(
+                layout, self.series_, self.series_x_scalers_, self.series_y_scalers_
+            )
         layout = layout_of(ids)
         if self.series_scaling == "global":
-            return layout, layout.ids, None, None
+            return PanelFit(layout, layout.ids, None, None)
         active = None if sample_weight is None else sample_weight > 0
         x_scalers = fit_series_scalers(
             lambda rows: _fitted_scaler(self.x_scaler, rows), X, layout
@@ -1083,14 +1085,14 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         y_scalers = fit_series_scalers(
             lambda rows: _fitted_scaler(self.y_scaler, rows), y2, layout, active
         )
-        return layout, layout.ids, x_scalers, y_scalers
+        return PanelFit(layout, layout.ids, x_scalers, y_scalers)
 
     def _panel_training_sets(
         self, X, y2, sample_weight, panel, x_scaler, y_scaler, device, incremental
     ):
         """The training and validation sets of a panel: windows per series,
         validation on the last rows of every series."""
-        layout, _, x_scalers, y_scalers = panel
+        layout, x_scalers, y_scalers = panel.layout, panel.x_scalers, panel.y_scalers
         x_tf = group_transforms(layout, x_scalers, x_scaler, "transform")
         windows, index = panel_windows(
             X, layout, self.sequence_length, self.window_lag, x_tf, device
@@ -1121,7 +1123,11 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             for name in ("series_", "series_x_scalers_", "series_y_scalers_"):
                 vars(self).pop(name, None)
             return
-        _, self.series_, self.series_x_scalers_, self.series_y_scalers_ = panel
+        self.series_ = panel.series
+        self.series_x_scalers_, self.series_y_scalers_ = (
+            panel.x_scalers,
+            panel.y_scalers,
+        )
 
     def _check_unseen(self, layout):
         unseen = layout.unseen()
@@ -1150,7 +1156,9 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         if message:
             warnings.warn(message, UserWarning)
         device = next(self.module_.parameters()).device
-        x_tf = group_transforms(layout, self.series_x_scalers_, self.x_scaler_, "transform")
+        x_tf = group_transforms(
+            layout, self.series_x_scalers_, self.x_scaler_, "transform"
+        )
         with torch_threads(self.n_threads):
             windows, index = panel_windows(
                 X, layout, self.sequence_length, self.window_lag, x_tf, device

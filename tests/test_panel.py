@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _helpers import RecordingRegressor, capture_training_sets
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 import sklstm
@@ -19,8 +20,6 @@ from sklstm import (
     rolling_forecast,
 )
 from sklstm._panel import layout_of, panel_windows
-
-from _helpers import RecordingRegressor, capture_training_sets
 
 TINY = dict(
     sequence_length=4,
@@ -175,23 +174,25 @@ def test_validation_rows_are_the_last_rows_of_each_series(monkeypatch):
         n_val = int(np.ceil(0.25 * n_targets))
         in_val = np.sort(val[(val >= offset) & (val < offset + 1000)]) - offset
         in_train = np.sort(train[(train >= offset) & (train < offset + 1000)]) - offset
-        np.testing.assert_array_equal(in_val, np.arange(N_ROWS[name] - n_val, N_ROWS[name]))
+        np.testing.assert_array_equal(
+            in_val, np.arange(N_ROWS[name] - n_val, N_ROWS[name])
+        )
         assert in_train.max() == N_ROWS[name] - n_val - gap - 1
         assert in_train.min() == TINY["window_lag"]
 
 
 def test_integer_ids_positions_and_ndarrays():
     frame = make_panel()
-    X = frame[["sales", "store"]].assign(store=frame.store.map({"a": 7, "b": 3, "c": 5}))
+    X = frame[["sales", "store"]].assign(
+        store=frame.store.map({"a": 7, "b": 3, "c": 5})
+    )
     by_name = LSTMRegressor(series_column="store", **TINY).fit(X, frame.sales)
     by_position = LSTMRegressor(series_column=-1, **TINY).fit(X.to_numpy(), frame.sales)
     assert list(by_name.series_) == [7, 3, 5]
     assert by_name.n_features_in_ == 2
     assert list(by_name.feature_names_in_) == ["sales", "store"]
     assert not hasattr(by_position, "feature_names_in_")
-    np.testing.assert_array_equal(
-        by_name.predict(X), by_position.predict(X.to_numpy())
-    )
+    np.testing.assert_array_equal(by_name.predict(X), by_position.predict(X.to_numpy()))
     with pytest.raises(ValueError, match="X has 1 features, but LSTMRegressor is"):
         by_position.predict(X.to_numpy()[:, :1])
 
