@@ -91,23 +91,19 @@ def _check_has_features(kept, series_column):
 
 
 def factorize(ids):
-    """``(uniques, codes)``: the distinct ids in order of first appearance and
-    each row's index into them. Raises when an id is missing (NaN, None)."""
+    """``(uniques, codes)``: the distinct ids and each row's index into them.
+
+    The ids are sorted when they can be (as scikit-learn sorts ``classes_``),
+    so that neither the series list nor the training order depends on how
+    the series are interleaved; ids of mixed types keep the order of first
+    appearance. Raises when an id is missing (NaN, None).
+    """
     ids = np.asarray(ids)
-    try:
-        if ids.dtype.kind in "biufUS" and not (
-            ids.dtype.kind == "f" and np.isnan(ids).any()
-        ):
-            uniques, first, codes = np.unique(
-                ids, return_index=True, return_inverse=True
-            )
-            rank = np.empty(len(first), dtype=np.intp)
-            rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-            return uniques[np.argsort(first, kind="stable")].astype(object), rank[
-                codes.ravel()
-            ]
-    except TypeError:
-        pass
+    if ids.dtype.kind in "biuUS" or (
+        ids.dtype.kind == "f" and not np.isnan(ids).any()
+    ):
+        uniques, codes = np.unique(ids, return_inverse=True)
+        return uniques.astype(object), codes.ravel()
     lookup = {}
     codes = np.empty(len(ids), dtype=np.intp)
     for row, value in enumerate(ids.tolist()):
@@ -120,7 +116,13 @@ def factorize(ids):
             f"The series id column holds missing values ({missing[0]!r}); every "
             "row needs the id of its series. Fill or drop those rows."
         )
-    return uniques, codes
+    try:
+        order = sorted(range(len(uniques)), key=uniques.__getitem__)
+    except TypeError:  # ids of types that do not compare
+        return uniques, codes
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    return uniques[order], rank[codes]
 
 
 def _is_missing(value):

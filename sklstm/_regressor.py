@@ -336,8 +336,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         Device the model was trained on.
 
     series_ : ndarray of shape (n_series,)
-        With ``series_column``, the series ids seen in ``fit``, in order of
-        first appearance.
+        With ``series_column``, the series ids seen in ``fit``, sorted (in
+        order of first appearance when ids of different types do not sort).
 
     series_x_scalers_, series_y_scalers_ : list of transformer or None
         With ``series_scaling="per_series"``, the fitted scalers of each
