@@ -40,6 +40,13 @@ the peak extra memory of one epoch of fit on 1,000,000 rows x 8 features as
 one series and as a panel of 1,000 series, in child processes (as
 ``bench.py``).
 
+``--variants`` adds the global model with one pair of scalers for all series,
+without the per-series loss weights, and with the single-series recipe's
+linear skip and 40 epochs (the settings compared when choosing the global
+recipe on the validation split). Results go to ``results/panel_<split>.json``
+(the statsforecast fits are cached in ``results/panel_baselines.json``); the
+user guide's "Many series" section quotes them.
+
 Usage::
 
     python benchmarks/panel.py                       # test split, seed 0
