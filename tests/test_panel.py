@@ -458,3 +458,18 @@ def test_naive_weighting_balances_the_series_in_the_loss(monkeypatch):
 def test_to_onnx_refuses_panel_models(tmp_path):
     with pytest.raises(ValueError, match="does not export models fitted on many"):
         sklstm.to_onnx(fitted(), tmp_path / "panel.onnx")
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"early_stopping": True}, {"linear_skip": True}]
+)
+def test_a_panel_of_one_series_is_the_single_series_model(params):
+    frame = make_panel()
+    one = frame[frame.store == "c"]
+    params = {**TINY, "window_normalization": "last", **params}
+    single = LSTMRegressor(**params).fit(one[["sales"]], one.sales)
+    panel = LSTMRegressor(series_column="store", series_weighting=None, **params)
+    panel.fit(one[["store", "sales"]], one.sales)
+    np.testing.assert_array_equal(
+        panel.predict(one[["store", "sales"]]), single.predict(one[["sales"]])
+    )
