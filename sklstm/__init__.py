@@ -9,6 +9,7 @@ from .forecasting import (
     rolling_forecast,
     seasonal_period_of,
 )
+from .model_selection import SeriesTimeSplit
 
 # plotting imports matplotlib inside its functions only: no pyplot here.
 from .plotting import LossCurveDisplay, SeriesPredictionDisplay
@@ -20,6 +21,7 @@ __all__ = [
     "LossCurveDisplay",
     "ModelFileError",
     "SeriesPredictionDisplay",
+    "SeriesTimeSplit",
     "__version__",
     "load",
     "make_direct_targets",

@@ -176,7 +176,7 @@ class LSTMNet(nn.Module):
         return normalized, std[:, 0, k, None], centre[:, 0, k, None]
 
     @torch.no_grad()
-    def fit_skip(self, windows, y, weight=None, alpha=1e-5, chunk=4096):
+    def fit_skip(self, windows, y, weight=None, alpha=1e-5, chunk=4096, index=None):
         """Fit the linear skip by least squares on the training windows.
 
         With the head at zero, the network's output is then the skip's plus
@@ -189,8 +189,13 @@ class LSTMNet(nn.Module):
         n_inputs = self.skip_weight.shape[1]
         gram = torch.zeros((n_inputs + 1, n_inputs + 1), dtype=torch.float64)
         moment = torch.zeros((n_inputs + 1, y.shape[1]), dtype=torch.float64)
-        for start in range(0, len(windows), chunk):
-            x = windows[start : start + chunk]
+        for start in range(0, len(y), chunk):
+            # A panel's targets index their windows in the view of all series.
+            x = (
+                windows[start : start + chunk]
+                if index is None
+                else windows.index_select(0, index[start : start + chunk])
+            )
             target = y[start : start + chunk]
             if self.window_normalization is not None:
                 target = target - self._normalize(x)[2]

@@ -119,6 +119,12 @@ def to_onnx(estimator, path, *, input_type="windows"):
             "graph would need the lag table's reshape into windows); export a "
             "window='rows' model, fitted on 3D windows or a 2D series."
         )
+    if hasattr(estimator, "series_"):
+        # The graph holds one scaler; a panel model scales each series its own way.
+        raise ValueError(
+            "to_onnx does not export models fitted on many series (series_column): "
+            "the graph would need a scaler per series. Use sklstm.save or pickle."
+        )
     graph = _PredictionGraph(estimator, series=input_type == "series")
     try:
         import onnx

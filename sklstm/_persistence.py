@@ -52,6 +52,10 @@ _PARAMS_ADDED = {
     "exog_columns": 2,
     "n_estimators": 3,
     "quantile": 3,
+    "series_column": 3,
+    "series_scaling": 3,
+    "series_weighting": 3,
+    "unseen_series": 3,
 }
 _MANIFEST = "sklstm.json"
 _TENSORS = "tensors.pt"
@@ -76,6 +80,9 @@ _FITTED = {
     "_history",
     "_rng_state",
     "_optimizer_state",
+    "series_",
+    "series_x_scalers_",
+    "series_y_scalers_",
 }
 _PICKLE_HINT = (
     "Use pickle or joblib for such models (only load those from sources you "
@@ -248,6 +255,9 @@ def _serialize(estimator):
         "x_scaler_": _encode_fitted_scaler(estimator.x_scaler_, "x_scaler_"),
         "y_scaler_": _encode_fitted_scaler(estimator.y_scaler_, "y_scaler_"),
     }
+    if hasattr(estimator, "series_"):
+        # Only in files of models fitted on many series (format version 3).
+        manifest["series"] = _encode_series(estimator)
     tensors = {"rng_state": estimator._rng_state}
     tensors.update(_prefixed("module.", estimator.module_.state_dict()))
     if best_state is not None:
@@ -350,6 +360,29 @@ def _encode_fitted_scaler(scaler, where):
     return encoded
 
 
+def _encode_series(estimator):
+    # numpy scalars (ids read from an object array) as the Python values
+    # they equal, which JSON stores.
+    ids = [v.item() if isinstance(v, np.generic) else v for v in estimator.series_]
+    for value in ids:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise TypeError(
+                f"sklstm.save stores series ids that are str, int or float; got "
+                f"{value!r} ({type(value).__name__}). {_PICKLE_HINT}"
+            )
+
+    def scalers(fitted, where):
+        if fitted is None:
+            return None
+        return [_encode_fitted_scaler(s, f"{where}[{i}]") for i, s in enumerate(fitted)]
+
+    return {
+        "ids": ids,
+        "x_scalers": scalers(estimator.series_x_scalers_, "series_x_scalers_"),
+        "y_scalers": scalers(estimator.series_y_scalers_, "series_y_scalers_"),
+    }
+
+
 # -- loading ----------------------------------------------------------------
 
 
@@ -424,6 +457,8 @@ def _parse_manifest(data):
         "x_scaler_",
         "y_scaler_",
     }
+    if version >= 3 and "series" in manifest:
+        expected.add("series")
     _expect_keys(manifest, expected, _MANIFEST)
     return manifest
 
@@ -473,13 +508,22 @@ def _rebuild(manifest, tensors):
         "fitted",
     )
     n_features = _expect_count(fitted["n_features_in_"], "n_features_in_")
+    panel = "series" in manifest
+    if panel != (estimator.series_column is not None):
+        raise ModelFileError(
+            "Invalid sklstm model file: series_column and the fitted series disagree."
+        )
+    # The network reads X's columns but the series id column.
+    n_values = n_features - 1 if panel else n_features
+    if n_values < 1:
+        raise ModelFileError("Invalid sklstm model file: no column besides the ids.")
     n_outputs = _expect_count(fitted["n_outputs_"], "n_outputs_")
     _expect(fitted["y_1d"], bool, "y_1d")
     _expect(fitted["device"], str, "device")
     if fitted["y_1d"] and n_outputs != 1:
         raise ModelFileError("Invalid sklstm model file: y_1d with several outputs.")
     try:
-        n_variables = estimator._window_features(n_features)[0]
+        n_variables = estimator._window_features(n_values)[0]
     except ValueError as exc:
         raise ModelFileError(f"Invalid sklstm model file: {exc}") from exc
     if (
@@ -503,14 +547,14 @@ def _rebuild(manifest, tensors):
     # Shapes come from a weightless ("meta") module, so that a tampered
     # hidden_size cannot make loading allocate more than the file holds.
     with torch.device("meta"):
-        template = estimator._build_module(n_features, n_outputs).state_dict()
+        template = estimator._build_module(n_values, n_outputs).state_dict()
     expected = {"rng_state": torch.get_rng_state()}
     expected.update(_prefixed("module.", template))
     if has_best_state:
         expected.update(_prefixed("best_state.", template))
     _check_tensors(tensors, expected, exclude="optimizer.")
 
-    module = estimator._build_module(n_features, n_outputs)
+    module = estimator._build_module(n_values, n_outputs)
     optimizer_state = _decode_optimizer(
         estimator, module, manifest["optimizer_param_groups"], tensors, history
     )
@@ -531,8 +575,10 @@ def _rebuild(manifest, tensors):
     estimator.module_ = module
     estimator.device_ = torch.device("cpu")
     estimator.x_scaler_ = _decode_fitted_scaler(
-        manifest["x_scaler_"], n_features, "x_scaler_"
+        manifest["x_scaler_"], n_values, "x_scaler_"
     )
+    if panel:
+        _decode_series(estimator, manifest["series"], n_values, n_outputs)
     estimator.y_scaler_ = _decode_fitted_scaler(
         manifest["y_scaler_"], n_outputs, "y_scaler_"
     )
@@ -540,6 +586,38 @@ def _rebuild(manifest, tensors):
     estimator._rng_state = rng_state
     estimator._optimizer_state = optimizer_state
     return estimator
+
+
+def _decode_series(estimator, encoded, n_values, n_outputs):
+    _expect(encoded, dict, "series")
+    _expect_keys(encoded, {"ids", "x_scalers", "y_scalers"}, "series")
+    ids = encoded["ids"]
+    _expect(ids, list, "series.ids")
+    if not ids or not all(
+        isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in ids
+    ):
+        raise ModelFileError(
+            "Invalid sklstm model file: series.ids must be a list of str, int or float."
+        )
+    if len(set(ids)) != len(ids):
+        raise ModelFileError("Invalid sklstm model file: repeated series ids.")
+    series = np.empty(len(ids), dtype=object)
+    series[:] = ids
+    estimator.series_ = series
+    for key, width in (("x_scalers", n_values), ("y_scalers", n_outputs)):
+        scalers = encoded[key]
+        if scalers is not None:
+            _expect(scalers, list, f"series.{key}")
+            if len(scalers) != len(ids):
+                raise ModelFileError(
+                    f"Invalid sklstm model file: series.{key} holds {len(scalers)} "
+                    f"scalers for {len(ids)} series."
+                )
+            scalers = [
+                _decode_fitted_scaler(s, width, f"series.{key}[{i}]")
+                for i, s in enumerate(scalers)
+            ]
+        setattr(estimator, f"series_{key[0]}_scalers_", scalers)
 
 
 def _decode_params(encoded, version):

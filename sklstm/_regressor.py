@@ -11,15 +11,31 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
     _check_sample_weight,
     check_array,
     check_consistent_length,
     check_is_fitted,
+    check_X_y,
     validate_data,
 )
 
 from ._lag_windows import lag_windows, n_lag_variables
 from ._model import LSTMNet
+from ._panel import (
+    PanelFit,
+    fit_series_scalers,
+    group_transforms,
+    inverse_rows,
+    layout_of,
+    naive_scale_weights,
+    panel_windows,
+    per_series_tails,
+    scaled_rows,
+    short_series_message,
+    split_series_column,
+)
 from ._pickling import plain_state, torch_state
 from ._seasonal import centre_step
 from ._training import (
@@ -27,6 +43,7 @@ from ._training import (
     LoopSettings,
     TrainingData,
     convergence_warning,
+    predict_indexed,
     predict_windows,
     run_epochs,
     seed_from_random_state,
@@ -98,6 +115,41 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         (skforecast's exogenous columns): they are repeated along the window
         as extra features. Must be 0 with ``window="rows"``.
 
+    series_column : int, str or None, default=None
+        The column of X that says which series each row belongs to, for
+        one model over many series (a panel): its position, or its name when
+        X is a DataFrame. Ids may be any hashable values (strings, ints);
+        they are never fed to the network. The rows of each series must be
+        in time order; the series may be stacked block by block or
+        interleaved (by date, say). Every window lies inside one series,
+        each series is padded at its start as a single series is, and
+        predictions come back in X's row order. The id column counts in
+        ``n_features_in_``. Needs ``window="rows"`` and a 2D X. See
+        "Many series" in the user guide.
+
+    series_scaling : {"per_series", "global"}, default="per_series"
+        With ``series_column``: ``"per_series"`` fits a clone of
+        ``x_scaler`` and of ``y_scaler`` on each series' own rows, so that
+        series of different levels all reach the network in the same
+        range (measured better in ``benchmarks/panel.py``); ``"global"``
+        fits one of each on all rows. Either way ``x_scaler_`` and
+        ``y_scaler_`` are fitted on all rows, the fallback for series not
+        seen in ``fit``.
+
+    series_weighting : {"naive"} or None, default="naive"
+        With ``series_column``: ``"naive"`` weights the loss of each
+        series' rows by the inverse of its mean squared one-step change (in
+        ``y_scaler``'s units, on the rows given to ``fit``), as M5's RMSSE
+        scales errors, so that a smooth trending series, whose steps are
+        tiny in its scaled units, counts as much as a noisy one (measured in
+        ``benchmarks/panel.py``: without it the global model ignored the
+        trends). Multiplies ``sample_weight``. None weighs every row alike.
+
+    unseen_series : {"warn", "error"}, default="warn"
+        What ``predict`` does with series not seen in ``fit``: ``"warn"``
+        predicts them with the scalers fitted on all rows and warns;
+        ``"error"`` raises a ValueError that names them.
+
     hidden_size : int, default=50
         Number of features in the hidden state of each LSTM layer.
 
@@ -115,9 +167,9 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         trained together in one fit, on the same mini-batches, each with its
         own weights, dropout masks and gradient clipping; the prediction is
         their mean and ``predict(X, return_std=True)`` also returns their
-        spread. The members run as one stacked computation, so five cost
-        well under five fits (see the README's benchmark). With 1, the
-        network is a fused ``nn.LSTM``. ``loss_curve_`` is the members' mean
+        spread. The members run as one stacked computation: five cost about
+        4.3x one network at the tutorial's sizes (five fits: 5x; see the
+        README's benchmark). With 1, the network is a fused ``nn.LSTM``. ``loss_curve_`` is the members' mean
         training loss; early stopping monitors the validation loss of the
         ensemble's mean prediction and restores all members at its best
         epoch.
@@ -304,6 +356,15 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     device_ : torch.device
         Device the model was trained on.
 
+    series_ : ndarray of shape (n_series,)
+        With ``series_column``, the series ids seen in ``fit``, sorted (in
+        order of first appearance when ids of different types do not sort).
+
+    series_x_scalers_, series_y_scalers_ : list of transformer or None
+        With ``series_scaling="per_series"``, the fitted scalers of each
+        series of ``series_`` (None entries without scaler); None with
+        ``"global"``.
+
     See Also
     --------
     sklearn.neural_network.MLPRegressor : Multi-layer perceptron regressor.
@@ -381,6 +442,10 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         "window_lag": [Interval(Integral, 0, None, closed="left")],
         "window": [StrOptions({"rows", "columns", "columns_oldest_first"})],
         "exog_columns": [Interval(Integral, 0, None, closed="left")],
+        "series_column": [None, Interval(Integral, None, None, closed="neither"), str],
+        "series_scaling": [StrOptions({"per_series", "global"})],
+        "series_weighting": [None, StrOptions({"naive"})],
+        "unseen_series": [StrOptions({"warn", "error"})],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -426,6 +491,10 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         window_lag=0,
         window="rows",
         exog_columns=0,
+        series_column=None,
+        series_scaling="per_series",
+        series_weighting="naive",
+        unseen_series="warn",
         hidden_size=50,
         num_layers=2,
         dropout=0.0,
@@ -464,6 +533,10 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         self.window_lag = window_lag
         self.window = window
         self.exog_columns = exog_columns
+        self.series_column = series_column
+        self.series_scaling = series_scaling
+        self.series_weighting = series_weighting
+        self.unseen_series = unseen_series
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.dropout = dropout
@@ -567,6 +640,9 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
 
     def _fit_checked(self, X, y, sample_weight, incremental):
         resume = (incremental or self.warm_start) and hasattr(self, "module_")
+        ids = None
+        if self.series_column is not None:
+            ids, X = self._split_series(X, reset=not resume)
         X, y2, y_1d, sample_weight = self._validate_fit_input(
             X, y, sample_weight, resume
         )
@@ -584,15 +660,22 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             x_rows = X[active] if self._lag_columns else X
             x_scaler = _fitted_scaler(self.x_scaler, x_rows.reshape(-1, X.shape[-1]))
             y_scaler = _fitted_scaler(self.y_scaler, y2[active])
-        train, validation = self._training_sets(
-            X, y2, sample_weight, x_scaler, y_scaler, device, incremental
-        )
+        if ids is None:
+            train, validation = self._training_sets(
+                X, y2, sample_weight, x_scaler, y_scaler, device, incremental
+            )
+        else:
+            panel = self._panel_fit_state(ids, X, y2, sample_weight, resume)
+            train, validation = self._panel_training_sets(
+                X, y2, sample_weight, panel, x_scaler, y_scaler, device, incremental
+            )
         module, optimizer, history, rng_state, stopped = self._train(
             train, validation, X.shape[-1], y2.shape[1], device, resume, incremental
         )
 
         self.module_ = module
         self.x_scaler_, self.y_scaler_ = x_scaler, y_scaler
+        self._set_series_state(None if ids is None else panel)
         self.device_ = device
         self.n_outputs_ = y2.shape[1]
         if not resume:
@@ -713,7 +796,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             generator.manual_seed(seed_from_random_state(self.random_state))
             module = self._build_module(n_features, n_outputs, generator).to(device)
             if self.linear_skip:
-                module.fit_skip(train.windows, train.y, train.weight)
+                module.fit_skip(train.windows, train.y, train.weight, index=train.index)
         optimizer = self._optimizer(module, history.learning_rate)
         if resume:
             # Continue Adam's moments under the current hyperparameters
@@ -767,6 +850,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 "return_std=True needs an ensemble: the spread of one network is "
                 "undefined. Fit with n_estimators >= 2 (5 is a good start)."
             )
+        if hasattr(self, "series_"):
+            return self._predict_panel(X, return_std)
         X = self._validate_predict_data(X)
         device = next(self.module_.parameters()).device
         with torch_threads(self.n_threads):
@@ -776,7 +861,18 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             )
         # Each member mapped back on its own: for a nonlinear y_scaler the
         # mean in y's units is not the inverse of the mean in scaled units.
-        members = np.stack([self._inverse_y(member) for member in scaled])
+        return self._members_prediction(
+            [self._inverse_y(member) for member in scaled], return_std
+        )
+
+    def _inverse_y(self, scaled):
+        if self.y_scaler_ is None:
+            return scaled
+        return np.asarray(self.y_scaler_.inverse_transform(scaled), dtype=np.float64)
+
+    def _members_prediction(self, members, return_std):
+        """The mean (and spread) of the members' predictions, in y's units."""
+        members = np.stack(members)
         if not np.isfinite(members).all():
             # Scaled inputs beyond float32's range (about 3.4e38) reach the
             # network as inf, and outputs beyond y's range can overflow when
@@ -790,11 +886,6 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         if return_std:
             return self._shaped(y), self._shaped(members.std(axis=0))
         return self._shaped(y)
-
-    def _inverse_y(self, scaled):
-        if self.y_scaler_ is None:
-            return scaled
-        return np.asarray(self.y_scaler_.inverse_transform(scaled), dtype=np.float64)
 
     def _shaped(self, y):
         return y.ravel() if self._y_1d else y
@@ -872,6 +963,11 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
 
     def _validate_fit_data(self, X, y, reset):
         self._check_window_params()
+        if self.series_column is not None:
+            # _split_series has checked the whole X's feature names and count.
+            return check_X_y(
+                X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32]
+            )
         self._reject_3d_lag_columns(X)
         if _ndim(X) == 3:
             X = check_array(X, allow_nd=True, dtype=[np.float64, np.float32])
@@ -1012,6 +1108,137 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             fused=True,
         )
 
+    # -- many series (series_column); the machinery is in _panel ------------
+
+    def _split_series(self, X, reset):
+        """``(ids, X without the id column)``, checking the whole X's feature
+        names and count: the id column is a column of X."""
+        if self._lag_columns:
+            raise ValueError(
+                f"series_column applies to window='rows'; with window={self.window!r} "
+                "every row is its own window and no window can cross a series. Drop "
+                "the id column, or set window='rows'."
+            )
+        if not reset and self.series_column is None:
+            raise ValueError(
+                "This model was fitted on many series but series_column is now None; "
+                "set it back to the id column, or refit."
+            )
+        if not reset and _ndim(X) == 2:
+            # A wrong width is named as such before the id column is looked up.
+            _check_n_features(self, X, reset=False)
+        ids, X_values = split_series_column(X, self.series_column)
+        _check_feature_names(self, X, reset=reset)
+        _check_n_features(self, X, reset=reset)
+        return ids, X_values
+
+    def _panel_fit_state(self, ids, X, y2, sample_weight, resume):
+        """The layout of the rows and the series' scalers (the fitted ones when
+        resuming, when series new to the model use the global fallback)."""
+        if resume:
+            layout = layout_of(ids, self.series_)
+            self._check_unseen(layout)
+            return PanelFit(
+                layout, self.series_, self.series_x_scalers_, self.series_y_scalers_
+            )
+        layout = layout_of(ids)
+        if self.series_scaling == "global":
+            return PanelFit(layout, layout.ids, None, None)
+        active = None if sample_weight is None else sample_weight > 0
+        x_scalers = fit_series_scalers(
+            lambda rows: _fitted_scaler(self.x_scaler, rows), X, layout
+        )
+        y_scalers = fit_series_scalers(
+            lambda rows: _fitted_scaler(self.y_scaler, rows), y2, layout, active
+        )
+        return PanelFit(layout, layout.ids, x_scalers, y_scalers)
+
+    def _panel_training_sets(
+        self, X, y2, sample_weight, panel, x_scaler, y_scaler, device, incremental
+    ):
+        """The training and validation sets of a panel: windows per series,
+        validation on the last rows of every series."""
+        layout, x_scalers, y_scalers = panel.layout, panel.x_scalers, panel.y_scalers
+        x_tf = group_transforms(layout, x_scalers, x_scaler, "transform")
+        windows, index = panel_windows(
+            X, layout, self.sequence_length, self.window_lag, x_tf, device
+        )
+        y_tf = group_transforms(layout, y_scalers, y_scaler, "transform")
+        y_t = scaled_rows(y2, layout, y_tf, device)
+        weight = None if sample_weight is None else sample_weight[layout.order]
+        if self.series_weighting == "naive":
+            balance = naive_scale_weights(y_t.cpu().numpy(), layout)
+            weight = balance if weight is None else weight * balance
+        if weight is not None:
+            weight = torch.as_tensor(weight, dtype=torch.float32, device=device)
+        index_t = torch.as_tensor(index, device=device)
+        if not self.early_stopping or incremental:
+            targets = np.flatnonzero(index >= 0)
+            return _training_data(windows, y_t, weight, targets, index_t), None
+        gap = n_padding_rows(self.sequence_length, self.window_lag)
+        train_rows, val_rows = per_series_tails(
+            layout, index, self.validation_fraction, gap, time_ordered_split
+        )
+        return (
+            _training_data(windows, y_t, weight, train_rows, index_t),
+            _training_data(windows, y_t, weight, val_rows, index_t),
+        )
+
+    def _set_series_state(self, panel):
+        if panel is None:
+            for name in ("series_", "series_x_scalers_", "series_y_scalers_"):
+                vars(self).pop(name, None)
+            return
+        self.series_ = panel.series
+        self.series_x_scalers_, self.series_y_scalers_ = (
+            panel.x_scalers,
+            panel.y_scalers,
+        )
+
+    def _check_unseen(self, layout):
+        unseen = layout.unseen()
+        if not len(unseen):
+            return
+        names = ", ".join(repr(s) for s in unseen[:10])
+        names += "..." if len(unseen) > 10 else ""
+        if self.unseen_series == "error":
+            raise ValueError(
+                f"X holds {len(unseen)} series not seen in fit: {names}. Fit on them "
+                "too, or set unseen_series='warn' to predict them with the scalers "
+                "fitted on all series."
+            )
+        warnings.warn(
+            f"X holds {len(unseen)} series not seen in fit ({names}); they are "
+            "scaled with the scalers fitted on all series.",
+            UserWarning,
+        )
+
+    def _predict_panel(self, X, return_std):
+        ids, X = self._split_series(X, reset=False)
+        X = check_array(X, dtype=[np.float64, np.float32])
+        layout = layout_of(ids, self.series_)
+        self._check_unseen(layout)
+        message = short_series_message(layout, self.sequence_length + self.window_lag)
+        if message:
+            warnings.warn(message, UserWarning)
+        device = next(self.module_.parameters()).device
+        x_tf = group_transforms(
+            layout, self.series_x_scalers_, self.x_scaler_, "transform"
+        )
+        with torch_threads(self.n_threads):
+            windows, index = panel_windows(
+                X, layout, self.sequence_length, self.window_lag, x_tf, device
+            )
+            scaled = predict_indexed(self.module_, windows, index, self.n_outputs_)
+        inverses = group_transforms(
+            layout, self.series_y_scalers_, self.y_scaler_, "inverse_transform"
+        )
+        members = [
+            np.asarray(inverse_rows(member, layout, inverses), dtype=np.float64)
+            for member in scaled
+        ]
+        return self._members_prediction(members, return_std)
+
 
 def time_ordered_split(n_rows, validation_fraction, gap):
     """Ranges of training and validation targets; validation rows are the last.
@@ -1032,19 +1259,28 @@ def time_ordered_split(n_rows, validation_fraction, gap):
     return range(n_train), range(n_rows - n_val, n_rows)
 
 
-def _training_data(windows, y, weight, rows):
-    """The TrainingData of the contiguous target ``rows``, as views."""
+def _training_data(windows, y, weight, rows, index=None):
+    """The TrainingData of the contiguous target ``rows``, as views; for a
+    panel, of the target positions ``rows`` whose windows ``index`` holds."""
+    if index is not None:
+        part = torch.as_tensor(rows, device=y.device)
+        if weight is not None:
+            weight = _normalised_weight(weight[part])
+        return TrainingData(windows, y[part], weight, index=index[part])
     part = slice(rows.start, rows.stop)
     if weight is not None:
-        weight = weight[part]
-        total = weight.sum()
-        if total <= 0:
-            raise ValueError(
-                "The sample weights of the training (or validation) rows sum to "
-                "zero; give some of them a positive weight."
-            )
-        weight = weight * (len(rows) / total)
+        weight = _normalised_weight(weight[part])
     return TrainingData(windows=windows[part], y=y[part], weight=weight)
+
+
+def _normalised_weight(weight):
+    total = weight.sum()
+    if total <= 0:
+        raise ValueError(
+            "The sample weights of the training (or validation) rows sum to "
+            "zero; give some of them a positive weight."
+        )
+    return weight * (len(weight) / total)
 
 
 def _fitted_scaler(spec, data):

@@ -167,11 +167,34 @@ def predict_windows(module, windows, n_outputs, n_without_history=0):
 
 
 @torch.inference_mode()
+def predict_indexed(module, windows, index, n_outputs):
+    """Outputs of ``module`` for the windows ``index`` of a panel (-1: a row
+    without history, which gets the all-zero window's output), of shape
+    ``(n_members, len(index), n_outputs)``."""
+    module.eval()
+    out = np.empty((module.n_members, len(index), n_outputs), dtype=np.float64)
+    blank = index < 0
+    if blank.any():
+        zero = windows.new_zeros((1,) + windows.shape[1:])
+        out[:, blank] = module(zero).cpu().numpy().reshape(module.n_members, 1, -1)
+    rows = np.flatnonzero(~blank)
+    chosen = torch.as_tensor(index[rows], device=windows.device)
+    for start in range(0, len(rows), _PREDICT_BATCH_SIZE):
+        batch = gather(windows, chosen[start : start + _PREDICT_BATCH_SIZE])
+        part = module(batch).cpu().numpy().reshape(module.n_members, len(batch), -1)
+        out[:, rows[start : start + _PREDICT_BATCH_SIZE]] = part
+    return out
+
+
+@torch.inference_mode()
 def evaluate_loss(module, settings, data):
     """Mean (weighted) loss of ``module`` over a :class:`TrainingData`."""
     module.eval()
     total = torch.zeros((), device=data.y.device)
-    for rows, batch in _batches_in_order(data.windows):
+    positions = torch.arange(len(data.y), device=data.y.device)
+    for start in range(0, len(data.y), _PREDICT_BATCH_SIZE):
+        rows = slice(start, start + _PREDICT_BATCH_SIZE)
+        batch = data.batch(positions[rows])
         w = None if data.weight is None else data.weight[rows]
         pred = ensemble_mean(module(batch))
         total += batch_loss(settings, pred, data.y[rows], w) * len(batch)
@@ -182,13 +205,22 @@ def evaluate_loss(module, settings, data):
 class TrainingData:
     """Windows, scaled targets and normalised weights of one run of target rows.
 
-    Training and validation rows are contiguous runs, so each set is a slice
-    (a view) of the same windows and targets: no index array of the rows.
+    For one series, training and validation rows are contiguous runs, so each
+    set is a slice (a view) of the same windows and targets and ``index`` is
+    None. For a panel, ``windows`` is the view over all series and ``index``
+    the window of each target in it (see ``_panel``).
     """
 
     windows: torch.Tensor  # (n_targets, sequence_length, n_features), maybe a view
     y: torch.Tensor  # (n_targets, n_outputs)
     weight: torch.Tensor | None  # (n_targets,), mean 1
+    index: torch.Tensor | None = None  # (n_targets,) into windows, for a panel
+
+    def batch(self, idx, out=None):
+        """The windows of targets ``idx``, gathered into one contiguous batch."""
+        return gather(
+            self.windows, idx if self.index is None else self.index[idx], out=out
+        )
 
 
 def run_epochs(
@@ -274,7 +306,7 @@ def _one_epoch(module, optimizer, settings, data, generator):
     for start in range(0, n, settings.batch_size):
         idx = order[start : start + settings.batch_size]
         w = None if data.weight is None else data.weight[idx]
-        x = gather(data.windows, idx, out=batch[: len(idx)])
+        x = data.batch(idx, out=batch[: len(idx)])
         loss = batch_loss(settings, module(x, dropout_generator), data.y[idx], w)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

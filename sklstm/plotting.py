@@ -13,6 +13,7 @@ predictions: it needs nothing specific to time series.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._panel import split_series_column
 from ._regressor import _ndim
 from .forecasting import _final_estimator, _warmup_rows
 
@@ -233,6 +234,28 @@ class LossCurveDisplay:
         return self
 
 
+def _series_rows(estimator, X, series):
+    """Positions of the rows of ``series`` in X, or None for a single series."""
+    column = getattr(estimator, "series_column", None)
+    if column is None:
+        if series is not None:
+            raise ValueError(
+                f"series={series!r} needs an estimator with a series_column; this "
+                "one reads X as a single series. Leave series=None."
+            )
+        return None
+    ids, _ = split_series_column(X, column)
+    if series is None:
+        raise ValueError(
+            "This estimator forecasts many series; pass series= the id of the one "
+            f"to draw (for example {ids[0]!r})."
+        )
+    rows = np.flatnonzero([value == series for value in ids.tolist()])
+    if not len(rows):
+        raise ValueError(f"X holds no row of series {series!r}.")
+    return rows
+
+
 class SeriesPredictionDisplay:
     """Actual and predicted values over the rows of a series.
 
@@ -319,7 +342,17 @@ class SeriesPredictionDisplay:
 
     @classmethod
     def from_estimator(
-        cls, estimator, X, y, *, index=None, output=0, ax=None, name=None, **plot_kw
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        series=None,
+        index=None,
+        output=0,
+        ax=None,
+        name=None,
+        **plot_kw,
     ):
         """Predict ``X`` with a fitted estimator and draw it against ``y``.
 
@@ -334,6 +367,12 @@ class SeriesPredictionDisplay:
 
         y : array-like of shape (n_timesteps,) or (n_timesteps, n_outputs)
             Actual values.
+
+        series : hashable, default=None
+            For an estimator with a ``series_column`` (many series in X), the
+            id of the series to draw: X is predicted whole and the rows of
+            that series are drawn, with its own warm-up rows. Required then;
+            call once per series (on axes of their own) to draw several.
 
         index : array-like of shape (n_timesteps,), default=None
             x values; when None, the index of ``X`` (a pandas DataFrame) or
@@ -364,6 +403,12 @@ class SeriesPredictionDisplay:
             index = getattr(X, "index", None)
             if index is None:
                 index = getattr(y, "index", None)
+        rows = _series_rows(final, X, series)
+        if rows is not None:
+            y = np.asarray(y)[rows]
+            y_pred = y_pred[rows]
+            index = None if index is None else np.asarray(index)[rows]
+            name = f"{name or type(final).__name__}, series {series!r}"
         return cls.from_predictions(
             y,
             y_pred,
