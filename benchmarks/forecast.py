@@ -522,6 +522,17 @@ def parse_args(argv):
     return parser, parser.parse_args(argv)
 
 
+def versions():
+    """The versions a result depends on, recorded with it."""
+    return {
+        "sklstm": sklstm.__version__,
+        "torch": torch.__version__,
+        "sklearn": sklearn.__version__,
+        "statsforecast": version("statsforecast"),
+        "python": platform.python_version(),
+    }
+
+
 def main(argv=None):
     parser, args = parse_args(argv)
     try:
@@ -579,13 +590,7 @@ def main(argv=None):
             "seeds": None if args.no_lstm else args.seeds,
             "recipe": "sklstm.make_forecaster(seasonal_period=m)",
         },
-        "versions": {
-            "sklstm": sklstm.__version__,
-            "torch": torch.__version__,
-            "sklearn": sklearn.__version__,
-            "statsforecast": version("statsforecast"),
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
         "seconds": seconds,
         "series": all_results,
         "summary": summ,

@@ -56,17 +56,14 @@ Usage::
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
 import warnings
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import sklearn
 import torch
 from sklearn.linear_model import Ridge
 from sklearn.preprocessing import MinMaxScaler
@@ -83,6 +80,7 @@ from forecast import (
     scores,
     split_point,
     statistical,
+    versions,
 )
 
 RESULTS = Path(__file__).parent / "results"
@@ -354,13 +352,7 @@ def main(argv=None):
         out = args.out or RESULTS / f"panel_{args.split}.json"
         payload = {
             "protocol": {"test_fraction": 0.2, "split": args.split, "seed": args.seed},
-            "versions": {
-                "sklstm": sklstm.__version__,
-                "torch": torch.__version__,
-                "sklearn": sklearn.__version__,
-                "statsforecast": version("statsforecast"),
-                "python": platform.python_version(),
-            },
+            "versions": versions(),
             "summary": summaries,
             "panels": panels,
         }

@@ -6,7 +6,6 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from sklearn.base import clone
 
 import sklstm
 import sklstm._ensemble as ensemble
@@ -223,7 +222,7 @@ def test_reproducible_with_dropout_and_the_global_generator_untouched():
     assert not np.allclose(a, other)
 
 
-def test_members_differ_and_their_mean_is_the_prediction():
+def test_members_are_independent_networks():
     X, y = _series()
     reg = LSTMRegressor(**SMALL, n_estimators=2).fit(X, y)
     first = reg.module_.lstm.weight_hh_l0
