@@ -435,6 +435,15 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
     ...                     random_state=0).fit(X_lags, series[3:])
     >>> reg.predict(X_lags[:1]).shape
     (1,)
+
+    A deep ensemble of three networks, trained in one fit, and the spread of
+    their predictions:
+
+    >>> ensemble = LSTMRegressor(sequence_length=5, hidden_size=8, max_iter=5,
+    ...                          n_estimators=3, random_state=0).fit(X, y)
+    >>> mean, std = ensemble.predict(X[:3], return_std=True)
+    >>> mean.shape, std.shape
+    ((3,), (3,))
     """
 
     _parameter_constraints: dict = {
