@@ -533,6 +533,12 @@ def versions():
     }
 
 
+def write_results(out, payload):
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=2))
+    print(f"wrote {out}")
+
+
 def main(argv=None):
     parser, args = parse_args(argv)
     try:
@@ -595,9 +601,7 @@ def main(argv=None):
         "series": all_results,
         "summary": summ,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2))
-    print(f"wrote {out}")
+    write_results(out, payload)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ from forecast import (
     split_point,
     statistical,
     versions,
+    write_results,
 )
 
 RESULTS = Path(__file__).parent / "results"
@@ -356,9 +357,7 @@ def main(argv=None):
             "summary": summaries,
             "panels": panels,
         }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2))
-    print(f"wrote {out}")
+    write_results(out, payload)
 
 
 if __name__ == "__main__":

@@ -182,7 +182,7 @@ class StackedLSTM(nn.Module):
             return self._fused_members(x, dropout, generator)
         z = x.transpose(0, 1)
         for layer in range(self.num_layers):
-            z = _dropped(z, layer and dropout, generator)
+            z = dropped(z, layer and dropout, generator)
             outputs = [
                 _StackedLSTMLayer.apply(
                     z.flip(0) if suffix else z,
@@ -202,7 +202,6 @@ class StackedLSTM(nn.Module):
         """``forward`` with torch's fused LSTM, member by member, layer by
         layer, with the dropout masks the stack would draw."""
         weights = {name: p.unbind(0) for name, p in self.named_parameters()}
-        state = x.new_zeros((len(self._directions), len(x), self.hidden_size))
         members = [x] * self.n_members
         for layer in range(self.num_layers):
             if layer and dropout:
@@ -220,17 +219,9 @@ class StackedLSTM(nn.Module):
                     for suffix in self._directions
                     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
                 ]
-                members[k] = torch.lstm(
-                    z,
-                    (state, state),
-                    layer_weights,
-                    True,
-                    1,
-                    0.0,
-                    self.training,
-                    self.bidirectional,
-                    True,
-                )[0]
+                members[k] = fused_layer(
+                    z, layer_weights, self.hidden_size, self.bidirectional, self.training
+                )
         return torch.stack([z[:, -1] for z in members])
 
 
@@ -238,11 +229,21 @@ class StackedLSTM(nn.Module):
 _FUSED_FROM_HIDDEN = 64
 
 
-def _dropped(z, dropout, generator):
+def dropped(z, dropout, generator):
+    """``z`` with inverted dropout, the mask drawn from ``generator``."""
     if not dropout:
         return z
     keep = torch.empty_like(z).bernoulli_(1 - dropout, generator=generator)
     return z * keep / (1 - dropout)
+
+
+def fused_layer(z, weights, hidden_size, bidirectional, training):
+    """One layer of torch's fused LSTM over batch-first ``z``, from a zero
+    state; ``weights`` in nn.LSTM's order for one layer."""
+    state = z.new_zeros((2 if bidirectional else 1, len(z), hidden_size))
+    return torch.lstm(
+        z, (state, state), weights, True, 1, 0.0, training, bidirectional, True
+    )[0]
 
 
 class StackedLinear(nn.Module):

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._ensemble import StackedLinear, StackedLSTM
+from ._ensemble import StackedLinear, StackedLSTM, dropped, fused_layer
 
 # Floor for a window's standard deviation, so that a flat window does not
 # divide by zero (inputs are already scaled to about unit range).
@@ -224,26 +224,10 @@ class LSTMNet(nn.Module):
         # nn.LSTM's inter-layer dropout draws from the global generator, so
         # with dropout the layers run one by one, masks drawn from ours.
         lstm = self.lstm
-        n_directions = 2 if lstm.bidirectional else 1
         per_layer = len(lstm._flat_weights) // lstm.num_layers
-        state = x.new_zeros((n_directions, len(x), lstm.hidden_size))
         out = x
         for layer in range(lstm.num_layers):
-            if layer:
-                keep = torch.empty_like(out).bernoulli_(
-                    1 - self.dropout, generator=generator
-                )
-                out = out * keep / (1 - self.dropout)
+            out = dropped(out, layer and dropout, generator)
             weights = lstm._flat_weights[layer * per_layer : (layer + 1) * per_layer]
-            out = torch.lstm(
-                out,
-                (state, state),
-                weights,
-                lstm.bias,
-                1,
-                0.0,
-                True,
-                lstm.bidirectional,
-                True,
-            )[0]
+            out = fused_layer(out, weights, lstm.hidden_size, lstm.bidirectional, True)
         return out[:, -1]
