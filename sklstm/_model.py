@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._autoregression import WindowSums, combined, least_squares
 from ._ensemble import StackedLinear, StackedLSTM, dropped, fused_layer
 
 # Floor for a window's standard deviation, so that a flat window does not
@@ -176,19 +177,35 @@ class LSTMNet(nn.Module):
         return normalized, std[:, 0, k, None], centre[:, 0, k, None]
 
     @torch.no_grad()
-    def fit_skip(self, windows, y, weight=None, alpha=1e-5, chunk=4096, index=None):
-        """Fit the linear skip by least squares on the training windows.
+    def fit_skip(
+        self,
+        windows,
+        y,
+        weight=None,
+        lengths=None,
+        history=None,
+        alpha=1e-5,
+        chunk=4096,
+        index=None,
+    ):
+        """Fit the linear skip on the training windows, in closed form.
 
         With the head at zero, the network's output is then the skip's plus
         the window's centre (the last value, with ``"last"``), so the skip
-        is fitted to what the centre leaves of the target (``alpha``, a tiny
-        ridge penalty in scaled units, only keeps the solve well posed):
-        training starts from that linear autoregression, and the LSTM learns
-        what it misses.
+        is fitted to what the centre leaves of the target: training starts
+        from a linear autoregression, and the LSTM learns what it misses.
+        Without ``lengths``, the least-squares regression on the whole
+        window; with them, the mean of the autoregressions on levels and on
+        changes over the last ``lengths`` rows
+        (:func:`~sklstm._autoregression.combined`). ``history`` holds, for
+        each target, how many of its window's last rows are real rather
+        than warm-up copies of the first row (None: all are); each
+        regression is fitted on the windows that hold the rows it reads,
+        where they are enough. ``alpha``, a tiny ridge penalty in scaled
+        units, only keeps the solves well posed.
         """
-        n_inputs = self.skip_weight.shape[1]
-        gram = torch.zeros((n_inputs + 1, n_inputs + 1), dtype=torch.float64)
-        moment = torch.zeros((n_inputs + 1, y.shape[1]), dtype=torch.float64)
+        sequence_length = windows.shape[1]
+        sums = WindowSums()
         for start in range(0, len(y), chunk):
             # A panel's targets index their windows in the view of all series.
             x = (
@@ -197,22 +214,42 @@ class LSTMNet(nn.Module):
                 else windows.index_select(0, index[start : start + chunk])
             )
             target = y[start : start + chunk]
-            if self.window_normalization is not None:
-                target = target - self._normalize(x)[2]
             design = torch.cat([x.flatten(1), x.new_ones((len(x), 1))], dim=1)
             if weight is not None:
                 root = weight[start : start + chunk, None].sqrt()
                 design, target = design * root, target * root
-            design, target = design.double(), target.double()
-            gram += (design.T @ design).cpu()
-            moment += (design.T @ target).cpu()
-        penalty = torch.full((n_inputs + 1,), float(alpha), dtype=torch.float64)
-        penalty[-1] = 0.0  # not on the intercept
-        solution = torch.linalg.solve(gram + torch.diag(penalty), moment)
+            real = (
+                torch.full((len(x),), sequence_length, device=x.device)
+                if history is None
+                else history[start : start + chunk]
+            )
+            sums.add(design, target, real)
+        centre = self._centre_weights(self.skip_weight.shape[1])
+        if lengths is None:
+            solution = least_squares(sums, sequence_length, centre, alpha)
+        else:
+            n_features = self.lstm.input_size
+            solution = combined(
+                sums, centre, lengths, n_features, self.target_feature, alpha
+            )
         self.skip_weight.copy_(solution[:-1].T)
         self.skip_bias.copy_(solution[-1])
         self.head.weight.zero_()
         self.head.bias.zero_()
+
+    def _centre_weights(self, n_inputs):
+        """The window's centre (``_normalize``) as weights over the flattened
+        window and a trailing one: zero without normalisation."""
+        centre = torch.zeros(n_inputs + 1, dtype=torch.float64)
+        if self.window_normalization is None:
+            return centre
+        n_features = self.lstm.input_size
+        per_step = centre[:-1].view(-1, n_features)[:, self.target_feature]
+        if self.window_normalization == "standard":
+            per_step.fill_(1.0 / len(per_step))
+        else:
+            per_step[self.centre_step] = 1.0
+        return centre
 
     def _last_step(self, x, generator):
         """The LSTM's output at the last time step of each window."""

@@ -99,9 +99,7 @@ def factorize(ids):
     appearance. Raises when an id is missing (NaN, None).
     """
     ids = np.asarray(ids)
-    if ids.dtype.kind in "biuUS" or (
-        ids.dtype.kind == "f" and not np.isnan(ids).any()
-    ):
+    if ids.dtype.kind in "biuUS" or (ids.dtype.kind == "f" and not np.isnan(ids).any()):
         uniques, codes = np.unique(ids, return_inverse=True)
         return uniques.astype(object), codes.ravel()
     lookup = {}
@@ -220,6 +218,15 @@ def panel_windows(X, layout, sequence_length, window_lag, transforms, device):
     index = np.repeat(starts, lengths) + within - window_lag
     index[within < window_lag] = -1
     return windows, index
+
+
+def window_history(layout, index, sequence_length):
+    """For each row of :func:`panel_windows`' ``index``, how many of its
+    window's last rows are real rather than warm-up padding."""
+    n_pad = sequence_length - 1
+    starts = np.concatenate([[0], np.cumsum(layout.lengths + n_pad)[:-1]])
+    within = index - np.repeat(starts, layout.lengths)
+    return np.clip(within - n_pad + sequence_length, 1, sequence_length)
 
 
 def per_series_tails(layout, index, validation_fraction, gap, split):

@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._autoregression import combined_lengths
 from ._lag_windows import lag_windows, n_lag_variables
 from ._model import LSTMNet
 from ._panel import (
@@ -35,6 +36,7 @@ from ._panel import (
     scaled_rows,
     short_series_message,
     split_series_column,
+    window_history,
 )
 from ._pickling import plain_state, torch_state
 from ._seasonal import centre_step
@@ -174,15 +176,24 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         ensemble's mean prediction and restores all members at its best
         epoch.
 
-    linear_skip : bool, default=False
-        Add a linear autoregression on the whole window (in ``x_scaler``'s
-        units, not normalised, so that it keeps the series' level) to the
-        network's output. It is fitted by least squares on the training
-        windows when the model is initialised and then held fixed, and the
-        head starts at zero, so training teaches the LSTM what the linear
-        model misses. Short series, on which an LSTM alone fits the noise,
-        gain most (see :func:`~sklstm.make_forecaster`); ``warm_start`` and
-        ``partial_fit`` keep it as fitted.
+    linear_skip : bool or "combined", default=False
+        Add a linear autoregression on the window (in ``x_scaler``'s units,
+        not normalised, so that it keeps the series' level) to the network's
+        output. It is fitted in closed form on the training windows when the
+        model is initialised and then held fixed, and the head starts at
+        zero, so training teaches the LSTM what the linear model misses.
+        ``True``: the least-squares regression on the whole window.
+        ``"combined"``, for a series that is its own target (column 0 of X):
+        the mean of the autoregressions on the last 5, 10 and 20 rows and on
+        two seasons and one row (each at least a season and one row, at most
+        the window; on the windows without warm-up padding, as for ``True``),
+        each on the levels and on the changes of the series
+        (with a drift), whose forecasts hedge the choice of order and of
+        differencing that short series cannot make reliably; it is still a
+        linear function of the window, fitted in one pass over it. Short
+        series, on which an LSTM alone fits the noise, gain most (see
+        :func:`~sklstm.make_forecaster`); ``warm_start`` and ``partial_fit``
+        keep it as fitted.
 
     window_normalization : {"standard", "last", "seasonal"} or None, default=None
         With ``"standard"``, each window is standardised by its own mean and
@@ -460,7 +471,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "bidirectional": ["boolean"],
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
-        "linear_skip": ["boolean"],
+        "linear_skip": ["boolean", StrOptions({"combined"})],
         "window_normalization": [None, StrOptions({"standard", "last", "seasonal"})],
         "seasonal_period": [None, Interval(Integral, 1, None, closed="left")],
         "target_feature": [Interval(Integral, 0, None, closed="left")],
@@ -759,9 +770,16 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             weight = torch.as_tensor(
                 sample_weight[skip:], dtype=torch.float32, device=device
             )
-        if not self.early_stopping or incremental:
-            return _training_data(windows, y_t, weight, range(len(y2))), None
         independent = X.ndim == 3 or self._lag_columns
+        history = None
+        if not independent:
+            # Window i ends at row i of the series: only its last i + 1 rows
+            # are real, the others copies of row 0.
+            history = torch.arange(1, len(y2) + 1, device=device)
+            history = history.clamp_max(self.sequence_length)
+        if not self.early_stopping or incremental:
+            rows = range(len(y2))
+            return _training_data(windows, y_t, weight, rows, history=history), None
         gap = (
             0 if independent else n_padding_rows(self.sequence_length, self.window_lag)
         )
@@ -769,8 +787,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             len(y2), self.validation_fraction, gap
         )
         return (
-            _training_data(windows, y_t, weight, train_rows),
-            _training_data(windows, y_t, weight, val_rows),
+            _training_data(windows, y_t, weight, train_rows, history=history),
+            _training_data(windows, y_t, weight, val_rows, history=history),
         )
 
     def _train(
@@ -805,7 +823,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             generator.manual_seed(seed_from_random_state(self.random_state))
             module = self._build_module(n_features, n_outputs, generator).to(device)
             if self.linear_skip:
-                module.fit_skip(train.windows, train.y, train.weight, index=train.index)
+                self._fit_skip(module, train)
         optimizer = self._optimizer(module, history.learning_rate)
         if resume:
             # Continue Adam's moments under the current hyperparameters
@@ -1080,11 +1098,30 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             window_normalization=self.window_normalization,
             target_feature=self.target_feature,
             centre_step=self._centre_step(),
-            linear_skip=self.linear_skip,
+            linear_skip=bool(self.linear_skip),
             sequence_length=self.sequence_length,
             n_exog=self.exog_columns,
             n_members=self.n_estimators,
             generator=generator,
+        )
+
+    def _fit_skip(self, module, train):
+        """Fit the linear skip on the windows that hold the rows it reads.
+
+        Copies of the first row make poor lags: on short series with long
+        windows they pulled the combined autoregression far off (RMSE 1.33x
+        instead of 0.81x AutoETS on the validation split of austres).
+        """
+        lengths = None
+        if self.linear_skip == "combined":
+            lengths = combined_lengths(self.sequence_length, self.seasonal_period)
+        module.fit_skip(
+            train.windows,
+            train.y,
+            train.weight,
+            lengths,
+            train.history,
+            index=train.index,
         )
 
     def _centre_step(self, n_rows=None):
@@ -1181,16 +1218,19 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         if weight is not None:
             weight = torch.as_tensor(weight, dtype=torch.float32, device=device)
         index_t = torch.as_tensor(index, device=device)
+        history = window_history(layout, index, self.sequence_length)
+        history = torch.as_tensor(history, device=device)
         if not self.early_stopping or incremental:
             targets = np.flatnonzero(index >= 0)
-            return _training_data(windows, y_t, weight, targets, index_t), None
+            data = _training_data(windows, y_t, weight, targets, index_t, history)
+            return data, None
         gap = n_padding_rows(self.sequence_length, self.window_lag)
         train_rows, val_rows = per_series_tails(
             layout, index, self.validation_fraction, gap, time_ordered_split
         )
         return (
-            _training_data(windows, y_t, weight, train_rows, index_t),
-            _training_data(windows, y_t, weight, val_rows, index_t),
+            _training_data(windows, y_t, weight, train_rows, index_t, history),
+            _training_data(windows, y_t, weight, val_rows, index_t, history),
         )
 
     def _set_series_state(self, panel):
@@ -1268,18 +1308,24 @@ def time_ordered_split(n_rows, validation_fraction, gap):
     return range(n_train), range(n_rows - n_val, n_rows)
 
 
-def _training_data(windows, y, weight, rows, index=None):
+def _training_data(windows, y, weight, rows, index=None, history=None):
     """The TrainingData of the contiguous target ``rows``, as views; for a
-    panel, of the target positions ``rows`` whose windows ``index`` holds."""
+    panel, of the target positions ``rows`` whose windows ``index`` holds.
+    ``history`` holds how many of each target's window rows are real (not padding)."""
     if index is not None:
         part = torch.as_tensor(rows, device=y.device)
-        if weight is not None:
-            weight = _normalised_weight(weight[part])
-        return TrainingData(windows, y[part], weight, index=index[part])
-    part = slice(rows.start, rows.stop)
+    else:
+        part = slice(rows.start, rows.stop)
+        windows = windows[part]
     if weight is not None:
         weight = _normalised_weight(weight[part])
-    return TrainingData(windows=windows[part], y=y[part], weight=weight)
+    return TrainingData(
+        windows,
+        y[part],
+        weight,
+        index=None if index is None else index[part],
+        history=None if history is None else history[part],
+    )
 
 
 def _normalised_weight(weight):

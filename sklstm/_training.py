@@ -215,6 +215,9 @@ class TrainingData:
     y: torch.Tensor  # (n_targets, n_outputs)
     weight: torch.Tensor | None  # (n_targets,), mean 1
     index: torch.Tensor | None = None  # (n_targets,) into windows, for a panel
+    # (n_targets,) how many of each window's last rows are real, not warm-up
+    # padding (for the linear skip); None when all are.
+    history: torch.Tensor | None = None
 
     def batch(self, idx, out=None):
         """The windows of targets ``idx``, gathered into one contiguous batch."""

@@ -461,7 +461,13 @@ def test_to_onnx_refuses_panel_models(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "params", [{}, {"early_stopping": True}, {"linear_skip": True}]
+    "params",
+    [
+        {},
+        {"early_stopping": True},
+        {"linear_skip": True},
+        {"linear_skip": "combined", "early_stopping": True},
+    ],
 )
 def test_a_panel_of_one_series_is_the_single_series_model(params):
     frame = make_panel()

@@ -119,6 +119,8 @@ def _assert_same_model(loaded, original, X):
             "2d",
         ),
         ({"n_estimators": 2, "loss": "quantile", "quantile": 0.9}, "3d"),
+        ({"linear_skip": "combined", "window_lag": 1, "seasonal_period": 3}, "1d"),
+        ({"linear_skip": "combined", "window_normalization": "last"}, "3d"),
     ],
 )
 def test_round_trip_is_bit_identical(tmp_path, params, shape):

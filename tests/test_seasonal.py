@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 
 from sklstm import LSTMRegressor, make_forecaster, rolling_forecast, seasonal_period_of
+from sklstm._autoregression import combined_lengths
 from sklstm._model import LSTMNet
 
 
@@ -151,11 +152,61 @@ def test_linear_skip_starts_at_the_least_squares_autoregression(normalization):
         learning_rate_init=1e-12,
         random_state=0,
     ).fit(X, y)
-    # The windows of rows 1..119 (row 0 has no history), padded with row 0.
+    # The windows of rows 1..119 (row 0 has no history), padded with row 0;
+    # the regression is fitted on those without padding (rows 6 on).
     lags = np.array([[y[max(r, 0)] for r in range(t - 6, t)] for t in range(1, 120)])
-    expected = LinearRegression().fit(lags, y[1:]).predict(lags)
+    expected = LinearRegression().fit(lags[5:], y[6:]).predict(lags)
     np.testing.assert_allclose(reg.predict(X)[1:], expected, rtol=1e-4)
     assert reg.module_.head.weight.abs().max() < 1e-9  # started at zero
+
+
+@pytest.mark.parametrize("normalization", [None, "last", "seasonal", "standard"])
+def test_combined_skip_is_the_mean_of_autoregressions_on_levels_and_changes(
+    normalization,
+):
+    # Fitted by hand: for each length n, ordinary least squares on the last
+    # n rows of the windows, and on their changes for the change from the
+    # last value, each on the windows whose last n rows are not padding;
+    # the skip must forecast their mean, whatever the centre the network
+    # adds.
+    X, y = _seasonal_series(150, m=4)
+    length = 9
+    reg = LSTMRegressor(
+        length,
+        window_lag=1,
+        linear_skip="combined",
+        window_normalization=normalization,
+        seasonal_period=4,
+        x_scaler=None,
+        y_scaler=None,
+        hidden_size=4,
+        num_layers=1,
+        max_iter=1,
+        learning_rate_init=1e-12,
+        random_state=0,
+    ).fit(X, y)
+    rows = range(1, len(y))  # row 0 has no history
+    windows = np.array([[y[max(r, 0)] for r in range(t - length, t)] for t in rows])
+    forecasts = []
+    for n in (5, 9):  # 5, 10, 20 and 2 * 4 + 1, at most the window of 9
+        fitted = slice(n - 1, None)  # window j holds j + 1 real rows
+        target = y[1:][fitted]
+        last = windows[:, -n:]
+        levels = LinearRegression().fit(last[fitted], target).predict(last)
+        changes = np.diff(last, axis=1)
+        step = LinearRegression().fit(
+            changes[fitted], target - last[fitted, -1]
+        )
+        forecasts += [levels, last[:, -1] + step.predict(changes)]
+    expected = np.mean(forecasts, axis=0)
+    np.testing.assert_allclose(reg.predict(X)[1:], expected, rtol=1e-4)
+
+
+def test_combined_lengths_hold_a_season_and_fit_the_window():
+    assert combined_lengths(20) == [5, 10, 20]
+    assert combined_lengths(25, 12) == [13, 20, 25]
+    assert combined_lengths(49, 48) == [49]
+    assert combined_lengths(6, 2) == [5, 6]
 
 
 def test_seasonal_centre_of_a_lag_table_is_the_lag_one_season_back():
