@@ -76,7 +76,6 @@ from forecast import (
     load_cache,
     lstm,
     make_recipe,
-    recipe_window,
     scores,
     split_point,
     statistical,
@@ -124,6 +123,11 @@ VARIANTS = {
     "global LSTM, global scaling": {"series_scaling": "global"},
     "global LSTM, unweighted series": {"series_weighting": None},
     "global LSTM, skip, 40 epochs": {"linear_skip": True, "max_iter": 40},
+    "global LSTM, combined skip": {"linear_skip": "combined"},
+    "global LSTM, combined skip, 40 epochs": {
+        "linear_skip": "combined",
+        "max_iter": 40,
+    },
 }
 
 
@@ -169,8 +173,8 @@ def global_lstm(series, season, seed, params):
 
 
 def global_ridge(series, season):
-    """One Ridge on the recipe's window of every series, scaled per series."""
-    window = recipe_window(season)
+    """One Ridge on the global recipe's window of every series, scaled per series."""
+    window = sklstm.make_forecaster(season, series_column="id").sequence_length
     lags, targets, tests = [], [], {}
     tic = time.perf_counter()
     for key, y in series.items():

@@ -65,9 +65,9 @@ def make_forecaster(
     With ``series_column``, one global model over many series (see "Many
     series" in the user guide), chosen on the validation splits of the three
     panels of ``benchmarks/panel.py``: a window of one season and a row (at
-    least 10), the same normalisation,
-    scalers and loss weights per series (``series_scaling="per_series"``,
-    ``series_weighting="naive"``, the defaults), no linear skip (one
+    least 10), the same normalisation, scalers and loss weights per series
+    (``series_scaling="per_series"``, ``series_weighting="naive"``, the
+    defaults), no linear skip (one
     autoregression pooled over series of different trends forecast worse,
     1.3-1.8x the RMSE on the yearly panel) and 15 epochs, since every epoch
     now passes over all the series.
