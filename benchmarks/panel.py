@@ -128,6 +128,12 @@ VARIANTS = {
         "linear_skip": "combined",
         "max_iter": 40,
     },
+    # The single-series recipe on these panels (m <= 4).
+    "global LSTM, combined skip, 40 epochs, window 20": {
+        "linear_skip": "combined",
+        "max_iter": 40,
+        "sequence_length": 20,
+    },
 }
 
 
