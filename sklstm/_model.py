@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._autoregression import WindowSums, combined, least_squares
+from ._autoregression import combined, least_squares
 from ._ensemble import StackedLinear, StackedLSTM, dropped, fused_layer
 
 # Floor for a window's standard deviation, so that a flat window does not
@@ -177,65 +177,41 @@ class LSTMNet(nn.Module):
         return normalized, std[:, 0, k, None], centre[:, 0, k, None]
 
     @torch.no_grad()
-    def fit_skip(
-        self,
-        windows,
-        y,
-        weight=None,
-        lengths=None,
-        history=None,
-        alpha=1e-5,
-        chunk=4096,
-        index=None,
-    ):
-        """Fit the linear skip on the training windows, in closed form.
+    def fit_skip(self, sums, lengths=None, alpha=1e-5):
+        """Fit the linear skip in closed form, from the training windows'
+        :class:`~sklstm._autoregression.WindowSums`.
 
         With the head at zero, the network's output is then the skip's plus
         the window's centre (the last value, with ``"last"``), so the skip
         is fitted to what the centre leaves of the target: training starts
         from a linear autoregression, and the LSTM learns what it misses.
-        Without ``lengths``, the least-squares regression on the whole
-        window; with them, the mean of the autoregressions on levels and on
-        changes over the last ``lengths`` rows
-        (:func:`~sklstm._autoregression.combined`). ``history`` holds, for
-        each target, how many of its window's last rows are real rather
-        than warm-up copies of the first row (None: all are); each
-        regression is fitted on the windows that hold the rows it reads,
-        where they are enough. ``alpha``, a tiny ridge penalty in scaled
-        units, only keeps the solves well posed.
+        See :meth:`skip_solution` for ``lengths`` and ``alpha``, and for
+        the solution returned.
         """
-        sequence_length = windows.shape[1]
-        sums = WindowSums()
-        for start in range(0, len(y), chunk):
-            # A panel's targets index their windows in the view of all series.
-            x = (
-                windows[start : start + chunk]
-                if index is None
-                else windows.index_select(0, index[start : start + chunk])
-            )
-            target = y[start : start + chunk]
-            design = torch.cat([x.flatten(1), x.new_ones((len(x), 1))], dim=1)
-            if weight is not None:
-                root = weight[start : start + chunk, None].sqrt()
-                design, target = design * root, target * root
-            real = (
-                torch.full((len(x),), sequence_length, device=x.device)
-                if history is None
-                else history[start : start + chunk]
-            )
-            sums.add(design, target, real)
-        centre = self._centre_weights(self.skip_weight.shape[1])
-        if lengths is None:
-            solution = least_squares(sums, sequence_length, centre, alpha)
-        else:
-            n_features = self.lstm.input_size
-            solution = combined(
-                sums, centre, lengths, n_features, self.target_feature, alpha
-            )
+        solution = self.skip_solution(sums, lengths, alpha)
         self.skip_weight.copy_(solution[:-1].T)
         self.skip_bias.copy_(solution[-1])
         self.head.weight.zero_()
         self.head.bias.zero_()
+        return solution
+
+    def skip_solution(self, sums, lengths=None, alpha=1e-5):
+        """The skip's weights over a flattened window and a trailing one, of
+        shape ``(n_inputs + 1, n_outputs)``, in float64.
+
+        Without ``lengths``, the least-squares regression on the whole
+        window; with them, the mean of the autoregressions over the last
+        ``lengths`` rows (:func:`~sklstm._autoregression.combined`). Each
+        regression is fitted on the windows that hold the rows it reads,
+        where they are enough. ``alpha``, a tiny ridge penalty in scaled
+        units, only keeps the solves well posed.
+        """
+        centre = self._centre_weights(self.skip_weight.shape[1])
+        if lengths is None:
+            sequence_length = self.skip_weight.shape[1] // self.lstm.input_size
+            return least_squares(sums, sequence_length, centre, alpha)
+        n_features = self.lstm.input_size
+        return combined(sums, centre, lengths, n_features, self.target_feature, alpha)
 
     def _centre_weights(self, n_inputs):
         """The window's centre (``_normalize``) as weights over the flattened

@@ -156,6 +156,10 @@ class Layout:
     def unseen(self):
         return self.ids[self.fitted < 0]
 
+    def series_of_rows(self):
+        """Each row's position in the fitted series (layout order; -1: unseen)."""
+        return np.repeat(self.fitted, self.lengths)
+
 
 class PanelFit(NamedTuple):
     """What a fit on a panel knows: the rows' layout, the series and their

@@ -8,8 +8,9 @@ A model file is a zip archive with two uncompressed entries:
     scalers' class names, parameters and fitted arrays.
 ``tensors.pt``
     One flat ``{name: tensor}`` dict written by :func:`torch.save`: the
-    weights, the best weights of early stopping, Adam's moments and the
-    random number generator's state.
+    weights, the best weights of early stopping, Adam's moments, the
+    random number generator's state and, for a panel model with a linear
+    skip, each series' correction of it.
 
 Loading parses the JSON and reads the tensors with
 ``torch.load(weights_only=True, map_location="cpu")``, whose unpickler only
@@ -42,7 +43,7 @@ from ._regressor import LSTMRegressor
 from ._training import History
 
 FORMAT = "sklstm.LSTMRegressor"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # Hyperparameters added after format version 1, with the version that added
 # them: an older file lacks them and loads with their defaults.
 _PARAMS_ADDED = {
@@ -59,6 +60,7 @@ _PARAMS_ADDED = {
 }
 _MANIFEST = "sklstm.json"
 _TENSORS = "tensors.pt"
+_SERIES_SKIP = "series_skip"
 _ENTRIES = (_MANIFEST, _TENSORS)
 # A fixed timestamp, so that the same model always gives the same bytes.
 _DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -83,6 +85,7 @@ _FITTED = {
     "series_",
     "series_x_scalers_",
     "series_y_scalers_",
+    "series_skip_coef_",
 }
 _PICKLE_HINT = (
     "Use pickle or joblib for such models (only load those from sources you "
@@ -259,6 +262,9 @@ def _serialize(estimator):
         # Only in files of models fitted on many series (format version 3).
         manifest["series"] = _encode_series(estimator)
     tensors = {"rng_state": estimator._rng_state}
+    if hasattr(estimator, "series_skip_coef_"):
+        # Only in files of panel models with a linear skip (format version 4).
+        tensors[_SERIES_SKIP] = torch.from_numpy(estimator.series_skip_coef_)
     tensors.update(_prefixed("module.", estimator.module_.state_dict()))
     if best_state is not None:
         tensors.update(_prefixed("best_state.", best_state))
@@ -552,6 +558,7 @@ def _rebuild(manifest, tensors):
     expected.update(_prefixed("module.", template))
     if has_best_state:
         expected.update(_prefixed("best_state.", template))
+    skips = tensors.pop(_SERIES_SKIP, None)
     _check_tensors(tensors, expected, exclude="optimizer.")
 
     module = estimator._build_module(n_values, n_outputs)
@@ -579,6 +586,8 @@ def _rebuild(manifest, tensors):
     )
     if panel:
         _decode_series(estimator, manifest["series"], n_values, n_outputs)
+    if skips is not None:
+        _decode_series_skip(estimator, skips, manifest["format_version"], template)
     estimator.y_scaler_ = _decode_fitted_scaler(
         manifest["y_scaler_"], n_outputs, "y_scaler_"
     )
@@ -586,6 +595,20 @@ def _rebuild(manifest, tensors):
     estimator._rng_state = rng_state
     estimator._optimizer_state = optimizer_state
     return estimator
+
+
+def _decode_series_skip(estimator, skips, version, template):
+    if version < 4 or not hasattr(estimator, "series_") or not estimator.linear_skip:
+        raise ModelFileError(
+            f"Invalid sklstm model file: tensor {_SERIES_SKIP!r} belongs only to "
+            "models fitted on many series with a linear skip (format version 4)."
+        )
+    n_outputs, n_inputs = template["skip_weight"].shape
+    reference = torch.empty(
+        (len(estimator.series_), n_inputs + 1, n_outputs), dtype=torch.float64
+    )
+    _check_tensors({_SERIES_SKIP: skips}, {_SERIES_SKIP: reference})
+    estimator.series_skip_coef_ = skips.numpy()
 
 
 def _decode_series(estimator, encoded, n_values, n_outputs):

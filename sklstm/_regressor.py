@@ -21,7 +21,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._autoregression import combined_lengths
+from ._autoregression import combined_lengths, window_sums
 from ._lag_windows import lag_windows, n_lag_variables
 from ._model import LSTMNet
 from ._panel import (
@@ -40,6 +40,7 @@ from ._panel import (
 )
 from ._pickling import plain_state, torch_state
 from ._seasonal import centre_step
+from ._series_skip import fit_series_skips, series_corrections
 from ._training import (
     History,
     LoopSettings,
@@ -689,13 +690,20 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             train, validation = self._panel_training_sets(
                 X, y2, sample_weight, panel, x_scaler, y_scaler, device, incremental
             )
-        module, optimizer, history, rng_state, stopped = self._train(
-            train, validation, X.shape[-1], y2.shape[1], device, resume, incremental
+        module, optimizer, history, rng_state, stopped, skips = self._train(
+            train,
+            validation,
+            X.shape[-1],
+            y2.shape[1],
+            device,
+            resume,
+            incremental,
+            None if ids is None else len(panel.series),
         )
 
         self.module_ = module
         self.x_scaler_, self.y_scaler_ = x_scaler, y_scaler
-        self._set_series_state(None if ids is None else panel)
+        self._set_series_state(None if ids is None else panel, skips)
         self.device_ = device
         self.n_outputs_ = y2.shape[1]
         if not resume:
@@ -792,9 +800,20 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         )
 
     def _train(
-        self, train, validation, n_features, n_outputs, device, resume, incremental
+        self,
+        train,
+        validation,
+        n_features,
+        n_outputs,
+        device,
+        resume,
+        incremental,
+        n_series=None,
     ):
-        """Train copies of the fitted state, so a failed fit leaves it intact."""
+        """Train copies of the fitted state, so a failed fit leaves it intact.
+
+        Also returns a panel's per-series skip corrections (None without).
+        """
         settings = LoopSettings(
             loss=self.loss,
             huber_delta=self.huber_delta,
@@ -807,9 +826,12 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             adaptive_learning_rate=self.learning_rate == "adaptive",
             verbose=self.verbose,
         )
+        skips = None
         if resume:
             module = copy.deepcopy(self.module_).to(device)
             history = copy.deepcopy(self._history)
+            if train.series is not None:
+                skips = getattr(self, "series_skip_coef_", None)
         else:
             history = History(learning_rate=self.learning_rate_init)
         if validation is not None and history.validation_scores is None:
@@ -823,7 +845,14 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             generator.manual_seed(seed_from_random_state(self.random_state))
             module = self._build_module(n_features, n_outputs, generator).to(device)
             if self.linear_skip:
-                self._fit_skip(module, train)
+                skips = self._fit_skip(module, train, n_series)
+        if skips is not None:
+            # The network learns what each series' own skip leaves.
+            for data in (train, validation):
+                if data is not None:
+                    data.y -= series_corrections(
+                        data.windows, data.index, data.series, skips
+                    )
         optimizer = self._optimizer(module, history.learning_rate)
         if resume:
             # Continue Adam's moments under the current hyperparameters
@@ -843,7 +872,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             generator,
         )
         rng_state = generator.get_state()
-        return module, optimizer, history, rng_state, stopped
+        return module, optimizer, history, rng_state, stopped, skips
 
     def predict(self, X, return_std=False):
         """Predict the target of each row (2D X) or window (3D X).
@@ -1105,8 +1134,9 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             generator=generator,
         )
 
-    def _fit_skip(self, module, train):
-        """Fit the linear skip on the windows that hold the rows it reads.
+    def _fit_skip(self, module, train, n_series):
+        """Fit the linear skip on the windows that hold the rows it reads;
+        for a panel, each series' own too (their corrections are returned).
 
         Copies of the first row make poor lags: on short series with long
         windows they pulled the combined autoregression far off (RMSE 1.33x
@@ -1115,14 +1145,13 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         lengths = None
         if self.linear_skip == "combined":
             lengths = combined_lengths(self.sequence_length, self.seasonal_period)
-        module.fit_skip(
-            train.windows,
-            train.y,
-            train.weight,
-            lengths,
-            train.history,
-            index=train.index,
+        if train.series is not None:
+            return fit_series_skips(module, train, n_series, lengths)
+        sums = window_sums(
+            train.windows, train.y, train.weight, train.history, train.index
         )
+        module.fit_skip(sums, lengths)
+        return None
 
     def _centre_step(self, n_rows=None):
         """Window row of the value normalisation centres on (-1: the last)."""
@@ -1220,20 +1249,27 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         index_t = torch.as_tensor(index, device=device)
         history = window_history(layout, index, self.sequence_length)
         history = torch.as_tensor(history, device=device)
+        series = torch.as_tensor(layout.series_of_rows(), device=device)
         if not self.early_stopping or incremental:
             targets = np.flatnonzero(index >= 0)
-            data = _training_data(windows, y_t, weight, targets, index_t, history)
+            data = _training_data(
+                windows, y_t, weight, targets, index_t, history, series
+            )
             return data, None
         gap = n_padding_rows(self.sequence_length, self.window_lag)
         train_rows, val_rows = per_series_tails(
             layout, index, self.validation_fraction, gap, time_ordered_split
         )
-        return (
-            _training_data(windows, y_t, weight, train_rows, index_t, history),
-            _training_data(windows, y_t, weight, val_rows, index_t, history),
+        return tuple(
+            _training_data(windows, y_t, weight, rows, index_t, history, series)
+            for rows in (train_rows, val_rows)
         )
 
-    def _set_series_state(self, panel):
+    def _set_series_state(self, panel, skips=None):
+        if skips is None:
+            vars(self).pop("series_skip_coef_", None)
+        else:
+            self.series_skip_coef_ = np.asarray(torch.as_tensor(skips).cpu())
         if panel is None:
             for name in ("series_", "series_x_scalers_", "series_y_scalers_"):
                 vars(self).pop(name, None)
@@ -1279,6 +1315,14 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                 X, layout, self.sequence_length, self.window_lag, x_tf, device
             )
             scaled = predict_indexed(self.module_, windows, index, self.n_outputs_)
+            skips = getattr(self, "series_skip_coef_", None)
+            if skips is not None:
+                scaled = scaled + series_corrections(
+                    windows,
+                    torch.as_tensor(index, device=device),
+                    torch.as_tensor(layout.series_of_rows(), device=device),
+                    torch.as_tensor(skips),
+                ).cpu().numpy()
         inverses = group_transforms(
             layout, self.series_y_scalers_, self.y_scaler_, "inverse_transform"
         )
@@ -1308,10 +1352,11 @@ def time_ordered_split(n_rows, validation_fraction, gap):
     return range(n_train), range(n_rows - n_val, n_rows)
 
 
-def _training_data(windows, y, weight, rows, index=None, history=None):
+def _training_data(windows, y, weight, rows, index=None, history=None, series=None):
     """The TrainingData of the contiguous target ``rows``, as views; for a
-    panel, of the target positions ``rows`` whose windows ``index`` holds.
-    ``history`` holds how many of each target's window rows are real (not padding)."""
+    panel, of the target positions ``rows`` whose windows ``index`` holds
+    and whose series ``series`` holds. ``history`` holds how many of each
+    target's window rows are real (not padding)."""
     if index is not None:
         part = torch.as_tensor(rows, device=y.device)
     else:
@@ -1325,6 +1370,7 @@ def _training_data(windows, y, weight, rows, index=None, history=None):
         weight,
         index=None if index is None else index[part],
         history=None if history is None else history[part],
+        series=None if series is None else series[part],
     )
 
 

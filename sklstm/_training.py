@@ -218,6 +218,9 @@ class TrainingData:
     # (n_targets,) how many of each window's last rows are real, not warm-up
     # padding (for the linear skip); None when all are.
     history: torch.Tensor | None = None
+    # (n_targets,) for a panel, each target's series (its position in the
+    # fitted series, -1 for one new to the model).
+    series: torch.Tensor | None = None
 
     def batch(self, idx, out=None):
         """The windows of targets ``idx``, gathered into one contiguous batch."""

@@ -160,18 +160,42 @@ def test_linear_skip_starts_at_the_least_squares_autoregression(normalization):
     assert reg.module_.head.weight.abs().max() < 1e-9  # started at zero
 
 
-@pytest.mark.parametrize("normalization", [None, "last", "seasonal", "standard"])
-def test_combined_skip_is_the_mean_of_autoregressions_on_levels_and_changes(
-    normalization,
-):
-    # Fitted by hand: for each length n, ordinary least squares on the last
-    # n rows of the windows, and on their changes for the change from the
-    # last value, each on the windows whose last n rows are not padding;
-    # the skip must forecast their mean, whatever the centre the network
-    # adds.
-    X, y = _seasonal_series(150, m=4)
-    length = 9
-    reg = LSTMRegressor(
+def _combined_by_hand(y, length, lengths, min_windows=6):
+    """The combined skip's forecasts of rows 1 on, fitted by hand.
+
+    For each length n: ordinary least squares on the last n rows of the
+    windows; on their changes, with a constant, for the change from the last
+    value; and on their second differences, without one, for the departure
+    from the line through the last two values; each on the windows whose
+    last n rows are not padding, and only where those number at least
+    ``min_windows`` per coefficient.
+    """
+    rows = range(1, len(y))  # row 0 has no history
+    windows = np.array([[y[max(r, 0)] for r in range(t - length, t)] for t in rows])
+    forecasts = []
+    for n in lengths:
+        fitted = slice(n - 1, None)  # window j holds j + 1 real rows
+        n_windows = len(windows) - (n - 1)
+        target = y[1:][fitted]
+        last = windows[:, -n:]
+        line = 2 * last[:, -1] - last[:, -2]
+        models = [
+            (last, 0.0, True),
+            (np.diff(last, axis=1), last[:, -1], True),
+            (np.diff(last, n=2, axis=1), line, False),
+        ]
+        for design, base, intercept in models:
+            if n_windows < min_windows * (design.shape[1] + intercept):
+                continue
+            base = np.broadcast_to(base, len(design))
+            model = LinearRegression(fit_intercept=intercept)
+            model.fit(design[fitted], target - base[fitted])
+            forecasts.append(base + model.predict(design))
+    return np.mean(forecasts, axis=0)
+
+
+def _fit_combined(X, y, length, normalization=None):
+    return LSTMRegressor(
         length,
         window_lag=1,
         linear_skip="combined",
@@ -185,21 +209,30 @@ def test_combined_skip_is_the_mean_of_autoregressions_on_levels_and_changes(
         learning_rate_init=1e-12,
         random_state=0,
     ).fit(X, y)
-    rows = range(1, len(y))  # row 0 has no history
-    windows = np.array([[y[max(r, 0)] for r in range(t - length, t)] for t in rows])
-    forecasts = []
-    for n in (5, 9):  # 5, 10, 20 and 2 * 4 + 1, at most the window of 9
-        fitted = slice(n - 1, None)  # window j holds j + 1 real rows
-        target = y[1:][fitted]
-        last = windows[:, -n:]
-        levels = LinearRegression().fit(last[fitted], target).predict(last)
-        changes = np.diff(last, axis=1)
-        step = LinearRegression().fit(
-            changes[fitted], target - last[fitted, -1]
-        )
-        forecasts += [levels, last[:, -1] + step.predict(changes)]
-    expected = np.mean(forecasts, axis=0)
+
+
+@pytest.mark.parametrize("normalization", [None, "last", "seasonal", "standard"])
+def test_combined_skip_is_the_mean_of_autoregressions_on_levels_and_changes(
+    normalization,
+):
+    # The skip must forecast the mean of the hand-fitted models, whatever
+    # the centre the network adds.
+    X, y = _seasonal_series(150, m=4)
+    reg = _fit_combined(X, y, 9, normalization)
+    # 5, 10, 20 and 2 * 4 + 1 rows, at most the window of 9.
+    expected = _combined_by_hand(y, 9, (5, 9))
     np.testing.assert_allclose(reg.predict(X)[1:], expected, rtol=1e-4)
+
+
+def test_combined_skip_leaves_out_models_with_too_few_windows():
+    # 40 rows: only the models on changes and second differences of the
+    # last 5 rows have 6 windows per coefficient (35 windows for 5 and 3).
+    X, y = _seasonal_series(40, m=4)
+    reg = _fit_combined(X, y, 9, "last")
+    expected = _combined_by_hand(y, 9, (5, 9))
+    np.testing.assert_allclose(reg.predict(X)[1:], expected, rtol=1e-4)
+    every_model = _combined_by_hand(y, 9, (5, 9), min_windows=0)
+    assert not np.allclose(reg.predict(X)[1:], every_model, rtol=1e-3)
 
 
 def test_combined_lengths_hold_a_season_and_fit_the_window():
