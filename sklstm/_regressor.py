@@ -188,13 +188,17 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         the mean of the autoregressions on the last 5, 10 and 20 rows and on
         two seasons and one row (each at least a season and one row, at most
         the window; on the windows without warm-up padding, as for ``True``),
-        each on the levels and on the changes of the series
-        (with a drift), whose forecasts hedge the choice of order and of
-        differencing that short series cannot make reliably; it is still a
-        linear function of the window, fitted in one pass over it. Short
-        series, on which an LSTM alone fits the noise, gain most (see
+        each on the levels of the series, on its changes (with a drift) and
+        on its second differences (the departure from the line through the
+        last two values), whose forecasts hedge the choice of order and of
+        differencing that short series cannot make reliably; a model is left
+        out where the series has fewer than 6 windows per coefficient. It is
+        still a linear function of the window, fitted in one pass over it.
+        Short series, on which an LSTM alone fits the noise, gain most (see
         :func:`~sklstm.make_forecaster`); ``warm_start`` and ``partial_fit``
-        keep it as fitted.
+        keep it as fitted. With ``series_column``, each series gets the skip
+        of its own training windows (``series_skip_coef_``) and series not
+        seen in ``fit`` the one fitted on all of them.
 
     window_normalization : {"standard", "last", "seasonal"} or None, default=None
         With ``"standard"``, each window is standardised by its own mean and
@@ -376,6 +380,11 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         With ``series_scaling="per_series"``, the fitted scalers of each
         series of ``series_`` (None entries without scaler); None with
         ``"global"``.
+
+    series_skip_coef_ : ndarray of shape (n_series, n_inputs + 1, n_outputs)
+        With ``series_column`` and ``linear_skip``, each series' linear skip
+        less the one fitted on all series (which ``module_`` holds), as
+        weights over a flattened scaled window and a trailing one.
 
     See Also
     --------

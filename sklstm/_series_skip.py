@@ -30,7 +30,10 @@ def fit_series_skips(module, data, n_series, lengths):
     per_series = []
     pooled = WindowSums()
     for code in range(n_series):
-        rows = torch.nonzero(data.series == code).flatten()
+        mine = data.series == code
+        if data.weight is not None:
+            mine &= data.weight > 0
+        rows = torch.nonzero(mine).flatten()
         sums = window_sums(
             data.windows,
             data.y[rows],
@@ -59,7 +62,7 @@ def series_corrections(windows, index, series, corrections):
     earlier row, whose window the network reads as zeros); ``series`` its
     series' position in ``corrections`` (-1: not fitted, no correction).
     """
-    weights = corrections.to(device=windows.device, dtype=torch.float32)
+    weights = torch.as_tensor(corrections, device=windows.device, dtype=torch.float32)
     out = windows.new_zeros((len(index), weights.shape[-1]))
     for start in range(0, len(index), _CHUNK):
         rows = slice(start, start + _CHUNK)

@@ -64,13 +64,15 @@ def make_forecaster(
 
     With ``series_column``, one global model over many series (see "Many
     series" in the user guide), chosen on the validation splits of the three
-    panels of ``benchmarks/panel.py``: a window of one season and a row (at
-    least 10), the same normalisation, scalers and loss weights per series
+    panels of ``benchmarks/panel.py``: the same recipe on a window of one
+    season and a row (at least 10), with scalers and loss weights per series
     (``series_scaling="per_series"``, ``series_weighting="naive"``, the
-    defaults), no linear skip (autoregressions pooled over series of
-    different trends forecast worse on the yearly panel: 1.3x the RMSE with
-    ``linear_skip="combined"``, 1.6-1.8x with ``True``) and 15 epochs,
-    since every epoch now passes over all the series.
+    defaults) and the linear skip fitted on each series' own windows.
+    Against the better of AutoETS and AutoARIMA fitted per series, that was
+    1.07x the RMSE on geometric mean over the panels, against 1.44x for the
+    LSTM without the skip for 15 epochs (the previous global recipe), 1.17x
+    with a window of 20 and 1.08x for the single-series recipe fitted on
+    each series.
 
     Parameters
     ----------
@@ -137,10 +139,7 @@ def make_forecaster(
     }
     if series_column is not None:
         recipe.update(
-            series_column=series_column,
-            sequence_length=max(10, seasonal_period + 1),
-            linear_skip=False,
-            max_iter=15,
+            series_column=series_column, sequence_length=max(10, seasonal_period + 1)
         )
     return LSTMRegressor(**{**recipe, "random_state": random_state, **params})
 

@@ -104,9 +104,10 @@ def test_estimator_reads_the_hand_built_windows():
     np.testing.assert_array_equal(seen, expected.astype(np.float32))
 
 
-def test_changing_one_series_never_changes_another():
+@pytest.mark.parametrize("params", [{}, {"linear_skip": "combined"}])
+def test_changing_one_series_never_changes_another(params):
     frame = make_panel()
-    reg = fitted(frame)
+    reg = fitted(frame, **params)
     before = reg.predict(frame)
     changed = frame.copy()
     is_b = changed.store == "b"
@@ -370,7 +371,8 @@ def test_series_time_split_in_grid_search_and_cross_validate():
 def test_make_forecaster_takes_series_column():
     frame = make_panel()
     reg = make_forecaster(series_column="store", max_iter=2, hidden_size=4)
-    assert reg.series_column == "store" and not reg.linear_skip
+    assert reg.series_column == "store" and reg.linear_skip == "combined"
+    assert reg.sequence_length == 10
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reg.fit(frame[["store", "sales"]], frame.sales)
@@ -386,6 +388,7 @@ def test_make_forecaster_takes_series_column():
         ({"series_scaling": "global"}, {"a": 7, "b": 3, "c": 5}),
         ({"early_stopping": True, "x_scaler": None}, {"a": 1.5, "b": "b", "c": 2}),
         ({}, {"a": np.int64(4), "b": np.str_("b"), "c": np.float64(0.5)}),
+        ({"linear_skip": "combined"}, {"a": "a", "b": "b", "c": "c"}),
     ],
 )
 def test_save_load_round_trip_is_bit_identical(tmp_path, params, ids):
@@ -479,6 +482,37 @@ def test_a_panel_of_one_series_is_the_single_series_model(params):
     np.testing.assert_array_equal(
         panel.predict(one[["store", "sales"]]), single.predict(one[["sales"]])
     )
+
+
+@pytest.mark.parametrize("linear_skip", [True, "combined"])
+def test_each_series_gets_the_linear_skip_of_its_own_windows(linear_skip):
+    # Untrained (head at zero), the panel model is each series' own skip:
+    # that of a model fitted on the series alone.
+    frame = make_panel()[["store", "sales"]]
+    params = {
+        **TINY,
+        "linear_skip": linear_skip,
+        "window_normalization": "last",
+        "max_iter": 1,
+        "learning_rate_init": 1e-12,
+    }
+    panel = fitted(frame, **params)
+    assert panel.series_skip_coef_.shape == (3, 4 + 1, 1)
+    predicted = panel.predict(frame)
+    for name in LEVELS:
+        one = frame[frame.store == name]
+        single = LSTMRegressor(**params).fit(one[["sales"]], one.sales)
+        np.testing.assert_allclose(
+            predicted[frame.store == name], single.predict(one[["sales"]]), rtol=1e-5
+        )
+    # A series new to the model gets the pooled skip, without correction.
+    panel = fitted(frame, **params, series_scaling="global")
+    a = frame[frame.store == "a"]
+    with pytest.warns(UserWarning, match="not seen in fit"):
+        unseen = panel.predict(a.assign(store="new"))
+    assert not np.allclose(unseen, panel.predict(a), rtol=1e-3)
+    panel.series_skip_coef_[:] = 0.0
+    np.testing.assert_array_equal(panel.predict(a), unseen)
 
 
 def test_an_ensemble_over_many_series_returns_the_members_spread():
