@@ -123,6 +123,7 @@ VARIANTS = {
     "global LSTM, global scaling": {"series_scaling": "global"},
     "global LSTM, unweighted series": {"series_weighting": None},
     "global LSTM, 15 epochs": {"max_iter": 15},
+    "global LSTM, learning rate 1e-3": {"learning_rate_init": 1e-3},
     # sklstm 0.3.0's global recipe, before the skip was fitted per series.
     "global LSTM, no skip, 15 epochs": {"linear_skip": False, "max_iter": 15},
     # The single-series recipe's window on these panels (m <= 4).

@@ -135,6 +135,7 @@ def make_forecaster(
         "seasonal_period": seasonal_period if seasonal else None,
         "linear_skip": "combined",
         "max_iter": 40,
+        "learning_rate_init": 3e-4,
         "n_iter_no_change": np.inf,
     }
     if series_column is not None:
