@@ -46,8 +46,8 @@ panel.head()
 # One model for all twelve series
 # -------------------------------
 # :func:`~sklstm.make_forecaster` with ``series_column`` gives the global
-# recipe (per-series scalers and loss weights, a window of a season and one,
-# seasonal centring). A smaller network keeps this example fast.
+# recipe (per-series scalers, loss weights and linear autoregressions, a
+# window of a season and one, seasonal centring). A smaller network keeps this example fast.
 reg = make_forecaster(
     seasonal_period=4, series_column="series", hidden_size=16, random_state=0
 )

@@ -188,7 +188,9 @@ def _changes(n_inputs, first, n_features, order=1):
     if order == 2:
         step = step[:, 1:] - step[:, :-1]
     rows = torch.kron(step, torch.eye(n_features, dtype=torch.float64))
-    design = torch.zeros((n_inputs + 1, rows.shape[1] + (order == 1)), dtype=torch.float64)
+    design = torch.zeros(
+        (n_inputs + 1, rows.shape[1] + (order == 1)), dtype=torch.float64
+    )
     design[first:n_inputs, : rows.shape[1]] = rows
     if order == 1:
         design[-1, -1] = 1.0

@@ -1326,12 +1326,10 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             scaled = predict_indexed(self.module_, windows, index, self.n_outputs_)
             skips = getattr(self, "series_skip_coef_", None)
             if skips is not None:
-                scaled = scaled + series_corrections(
-                    windows,
-                    torch.as_tensor(index, device=device),
-                    torch.as_tensor(layout.series_of_rows(), device=device),
-                    torch.as_tensor(skips),
-                ).cpu().numpy()
+                index_t = torch.as_tensor(index, device=device)
+                series = torch.as_tensor(layout.series_of_rows(), device=device)
+                corrections = series_corrections(windows, index_t, series, skips)
+                scaled = scaled + corrections.cpu().numpy()
         inverses = group_transforms(
             layout, self.series_y_scalers_, self.y_scaler_, "inverse_transform"
         )

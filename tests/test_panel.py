@@ -1,5 +1,6 @@
 """Many series in one X (series_column): windows, scaling, validation, errors."""
 
+import io
 import pickle
 import warnings
 
@@ -527,3 +528,27 @@ def test_an_ensemble_over_many_series_returns_the_members_spread():
     np.testing.assert_allclose(
         reg.predict(shuffled), pd.Series(mean, index=frame.index)[shuffled.index]
     )
+
+
+@pytest.mark.parametrize(
+    "manifest, tensors, match",
+    [
+        (lambda m: m.update(format_version=3), None, "format version 4"),
+        (None, lambda t: t.update(series_skip=t["series_skip"][:2]), "series_skip"),
+        (
+            lambda m: m["params"].update(linear_skip=False),
+            None,
+            "(series_skip|skip_weight)",
+        ),
+    ],
+)
+def test_load_checks_the_per_series_skip(tmp_path, manifest, tensors, match):
+    from test_persistence import _tamper
+
+    frame = make_panel()
+    reg = fitted(frame, linear_skip="combined")
+    path = tmp_path / "panel.sklstm"
+    sklstm.save(reg, path)
+    data = _tamper(path.read_bytes(), manifest=manifest, tensors=tensors)
+    with pytest.raises(sklstm.ModelFileError, match=match):
+        sklstm.load(io.BytesIO(data))
