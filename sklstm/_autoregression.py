@@ -78,7 +78,17 @@ class WindowSums:
         return self
 
 
-def window_sums(windows, y, weight=None, history=None, index=None, chunk=4096):
+# Windows a pass reads at a time, to bound the memory of their flat copies.
+CHUNK = 4096
+
+
+def flat_with_one(x):
+    """Windows ``x`` flattened, with a trailing column of ones: the ``z``
+    every linear model here is a function of."""
+    return torch.cat([x.flatten(1), x.new_ones((len(x), 1))], dim=1)
+
+
+def window_sums(windows, y, weight=None, history=None, index=None, chunk=CHUNK):
     """The :class:`WindowSums` of the targets ``y`` and their windows.
 
     ``index`` gives each target's window in ``windows`` (a panel's view of
@@ -95,7 +105,7 @@ def window_sums(windows, y, weight=None, history=None, index=None, chunk=4096):
             else windows.index_select(0, index[start : start + chunk])
         )
         target = y[start : start + chunk]
-        design = torch.cat([x.flatten(1), x.new_ones((len(x), 1))], dim=1)
+        design = flat_with_one(x)
         if weight is not None:
             root = weight[start : start + chunk, None].sqrt()
             design, target = design * root, target * root

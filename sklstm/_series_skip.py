@@ -4,19 +4,17 @@ One autoregression pooled over series of different dynamics forecasts
 poorly: on the yearly fertility panel of ``benchmarks/panel.py`` pooled
 autoregressions had 3-6x the RMSE of the better of AutoETS and AutoARIMA,
 the combined skip fitted per series 0.95x (validation split, linear part
-alone). So each series gets
-its own, a local model beside the global LSTM, as in the hybrid that won M4.
-The network keeps the pooled fit, the fallback for series not seen in
-``fit``; a fitted series adds its *correction*, the difference between its
-own weights and the pooled ones, which is linear in the window like the skip
-itself. The LSTM is trained on what each series' own skip leaves.
+alone). So each series gets its own, a local model beside the global LSTM,
+as in the hybrid that won M4. The network keeps the pooled fit, the
+fallback for series not seen in ``fit``; a fitted series adds its
+*correction*, the difference between its own weights and the pooled ones,
+which is linear in the window like the skip itself. The LSTM is trained on
+what each series' own skip leaves.
 """
 
 import torch
 
-from ._autoregression import WindowSums, window_sums
-
-_CHUNK = 4096
+from ._autoregression import CHUNK, WindowSums, flat_with_one, window_sums
 
 
 @torch.no_grad()
@@ -26,23 +24,26 @@ def fit_series_skips(module, data, n_series, lengths):
     ``data`` is the panel's training :class:`~sklstm._training.TrainingData`
     (``data.series`` the series of each target). Returns a float64 tensor
     of shape ``(n_series, n_inputs + 1, n_outputs)``: zero for a series with
-    no training target.
+    no training target of positive weight.
     """
+    rows = torch.arange(len(data.y), device=data.y.device)
+    if data.weight is not None:
+        rows = rows[data.weight > 0]
+    # One sort for all series, not one scan of every target per series.
+    series = data.series[rows]
+    rows = rows[torch.argsort(series, stable=True)]
+    counts = torch.bincount(series, minlength=n_series).tolist()
     per_series = []
     pooled = WindowSums()
-    for code in range(n_series):
-        mine = data.series == code
-        if data.weight is not None:
-            mine &= data.weight > 0
-        rows = torch.nonzero(mine).flatten()
+    for mine in rows.split(counts):
         sums = window_sums(
             data.windows,
-            data.y[rows],
-            None if data.weight is None else data.weight[rows],
-            data.history[rows],
-            data.index[rows],
+            data.y[mine],
+            None if data.weight is None else data.weight[mine],
+            data.history[mine],
+            data.index[mine],
         )
-        per_series.append(sums if len(rows) else None)
+        per_series.append(sums if len(mine) else None)
         pooled += sums
     base = module.fit_skip(pooled, lengths)
     return torch.stack(
@@ -65,12 +66,11 @@ def series_corrections(windows, index, series, corrections):
     """
     weights = torch.as_tensor(corrections, device=windows.device, dtype=torch.float32)
     out = windows.new_zeros((len(index), weights.shape[-1]))
-    for start in range(0, len(index), _CHUNK):
-        rows = slice(start, start + _CHUNK)
+    for start in range(0, len(index), CHUNK):
+        rows = slice(start, start + CHUNK)
         idx, code = index[rows], series[rows]
-        x = windows.index_select(0, idx.clamp_min(0)).flatten(1)
+        x = windows.index_select(0, idx.clamp_min(0))
         x[idx < 0] = 0.0
-        z = torch.cat([x, x.new_ones((len(x), 1))], dim=1)
-        part = torch.einsum("bk,bko->bo", z, weights[code.clamp_min(0)])
+        part = torch.einsum("bk,bko->bo", flat_with_one(x), weights[code.clamp_min(0)])
         out[rows] = torch.where((code >= 0)[:, None], part, 0.0)
     return out

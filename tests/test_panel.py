@@ -516,6 +516,17 @@ def test_each_series_gets_the_linear_skip_of_its_own_windows(linear_skip):
     np.testing.assert_array_equal(panel.predict(a), unseen)
 
 
+def test_a_series_without_weight_gets_the_pooled_skip():
+    frame = make_panel()
+    weight = np.where(frame.store == "b", 0.0, 1.0)
+    reg = LSTMRegressor(series_column="store", linear_skip="combined", **TINY).fit(
+        frame[["store", "sales"]], frame.sales, sample_weight=weight
+    )
+    b = list(reg.series_).index("b")
+    assert not reg.series_skip_coef_[b].any()
+    assert all(reg.series_skip_coef_[k].any() for k in range(3) if k != b)
+
+
 def test_an_ensemble_over_many_series_returns_the_members_spread():
     frame = make_panel()
     reg = fitted(frame, n_estimators=3, linear_skip=True, early_stopping=True)
