@@ -21,6 +21,9 @@ _COMBINED_LENGTHS = (5, 10, 20)
 # the short yearly panel to 0.95x, from 1.7x; 5 left that at 1.11x, 8 cost
 # the single series 0.968x.
 _WINDOWS_PER_COEFFICIENT = 6
+# The KPSS test's 5% critical value for level stationarity (Kwiatkowski,
+# Phillips, Schmidt and Shin 1992, table 1), AutoARIMA's for its differences.
+_KPSS_CRITICAL_VALUE = 0.463
 
 
 def combined_lengths(sequence_length, seasonal_period=None):
@@ -131,7 +134,50 @@ def least_squares(sums, sequence_length, centre, alpha):
     return _solve(gram, moment - gram @ centre[:, None], alpha)
 
 
-def combined(sums, centre, lengths, n_features, target_feature, alpha):
+def kpss_statistic(series):
+    """The KPSS statistic of level stationarity of a 1D ``series``.
+
+    The long-run variance is Newey and West's on ``int(3 sqrt(n) / 13)``
+    lags, as in R's ``forecast::ndiffs`` and statsforecast's AutoARIMA. A
+    constant series scores 0.
+    """
+    n = len(series)
+    residual = series - series.mean()
+    variance = residual @ residual / n
+    n_lags = int(3 * n**0.5 / 13)
+    for lag in range(1, n_lags + 1):
+        weight = 1 - lag / (n_lags + 1)
+        variance = variance + 2 * weight * (residual[lag:] @ residual[:-lag]) / n
+    if variance <= 0:
+        return 0.0
+    return float(residual.cumsum(0).square().sum() / (n * n * variance))
+
+
+def n_differences(series, max_differences=2):
+    """How many times ``series`` is differenced before the KPSS test stops
+    rejecting level stationarity at 5%, at most ``max_differences`` (the
+    ``ndiffs`` of AutoARIMA)."""
+    series = torch.as_tensor(series, dtype=torch.float64).flatten()
+    differences = 0
+    while (
+        differences < max_differences
+        and len(series) > 3
+        and kpss_statistic(series) > _KPSS_CRITICAL_VALUE
+    ):
+        series = series.diff()
+        differences += 1
+    return differences
+
+
+def target_differences(y, weight=None):
+    """:func:`n_differences` of the targets' first column, in time order,
+    over the targets of positive weight."""
+    if weight is not None:
+        y = y[weight > 0]
+    return n_differences(y[:, 0])
+
+
+def combined(sums, centre, lengths, n_features, target_feature, alpha, differences=0):
     """The mean of autoregressions on levels, changes and changes of changes.
 
     For each length ``n``: the regression of the target on the last ``n``
@@ -144,7 +190,11 @@ def combined(sums, centre, lengths, n_features, target_feature, alpha):
     trend's local slope). Each is fitted on the windows whose last ``n``
     rows are real, and only where those are at least
     ``_WINDOWS_PER_COEFFICIENT`` times its coefficients (the smallest model
-    where none is): long autoregressions on short series fit noise.
+    where none is): long autoregressions on short series fit noise. Where
+    the series needs two differences (``differences``, from
+    :func:`n_differences` on the training targets), only the models on
+    second differences: the others extrapolate a trend that is itself
+    changing.
     Averaging forecasts of several orders and forms hedges the choice
     between them, which short series cannot make reliably (the
     forecast-combination result); each model is a linear function of the
@@ -164,6 +214,9 @@ def combined(sums, centre, lengths, n_features, target_feature, alpha):
         if n >= 3:
             second = _changes(n_inputs, first, n_features, order=2)
             models.append((n, second, line, False))
+    if differences >= 2:
+        # The second-difference models are the ones without an intercept.
+        models = [model for model in models if not model[3]] or models
     fits = [(sums.count(n) / d.shape[1], n, d, base, i) for n, d, base, i in models]
     kept = [f for f in fits if f[0] >= _WINDOWS_PER_COEFFICIENT]
     if not kept:

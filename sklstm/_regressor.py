@@ -21,7 +21,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._autoregression import combined_lengths, window_sums
+from ._autoregression import combined_lengths, target_differences, window_sums
 from ._lag_windows import lag_windows, n_lag_variables
 from ._model import LSTMNet
 from ._panel import (
@@ -1159,7 +1159,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         sums = window_sums(
             train.windows, train.y, train.weight, train.history, train.index
         )
-        module.fit_skip(sums, lengths)
+        differences = target_differences(train.y, train.weight) if lengths else 0
+        module.fit_skip(sums, lengths, differences=differences)
         return None
 
     def _centre_step(self, n_rows=None):

@@ -14,7 +14,13 @@ what each series' own skip leaves.
 
 import torch
 
-from ._autoregression import CHUNK, WindowSums, flat_with_one, window_sums
+from ._autoregression import (
+    CHUNK,
+    WindowSums,
+    flat_with_one,
+    target_differences,
+    window_sums,
+)
 
 
 @torch.no_grad()
@@ -33,9 +39,9 @@ def fit_series_skips(module, data, n_series, lengths):
     series = data.series[rows]
     rows = rows[torch.argsort(series, stable=True)]
     counts = torch.bincount(series, minlength=n_series).tolist()
-    per_series = []
+    fits = {}  # series -> (its sums, the differences its targets need)
     pooled = WindowSums()
-    for mine in rows.split(counts):
+    for code, mine in enumerate(rows.split(counts)):
         sums = window_sums(
             data.windows,
             data.y[mine],
@@ -43,17 +49,17 @@ def fit_series_skips(module, data, n_series, lengths):
             data.history[mine],
             data.index[mine],
         )
-        per_series.append(sums if len(mine) else None)
+        if len(mine):
+            fits[code] = sums, target_differences(data.y[mine]) if lengths else 0
         pooled += sums
+    # The pooled fallback hedges over every form: a series unseen in fit may
+    # need any number of differences.
     base = module.fit_skip(pooled, lengths)
-    return torch.stack(
-        [
-            torch.zeros_like(base)
-            if sums is None
-            else module.skip_solution(sums, lengths) - base
-            for sums in per_series
-        ]
-    )
+    corrections = base.new_zeros((n_series, *base.shape))
+    for code, (sums, differences) in fits.items():
+        solution = module.skip_solution(sums, lengths, differences=differences)
+        corrections[code] = solution - base
+    return corrections
 
 
 @torch.no_grad()

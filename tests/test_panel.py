@@ -20,6 +20,7 @@ from sklstm import (
     make_forecaster,
     rolling_forecast,
 )
+from sklstm._autoregression import n_differences
 from sklstm._panel import layout_of, panel_windows
 
 TINY = dict(
@@ -485,11 +486,21 @@ def test_a_panel_of_one_series_is_the_single_series_model(params):
     )
 
 
-@pytest.mark.parametrize("linear_skip", [True, "combined"])
-def test_each_series_gets_the_linear_skip_of_its_own_windows(linear_skip):
+@pytest.mark.parametrize(
+    ("linear_skip", "walk"), [(True, False), ("combined", False), ("combined", True)]
+)
+def test_each_series_gets_the_linear_skip_of_its_own_windows(linear_skip, walk):
     # Untrained (head at zero), the panel model is each series' own skip:
-    # that of a model fitted on the series alone.
+    # that of a model fitted on the series alone. With ``walk``, series c is
+    # an integrated random walk, whose combined skip keeps only the models
+    # on second differences, while a and b keep every form.
     frame = make_panel()[["store", "sales"]]
+    if walk:
+        c = frame.store == "c"
+        steps = np.random.default_rng(0).standard_normal(c.sum())
+        frame.loc[c, "sales"] = 500 + steps.cumsum().cumsum()
+        assert n_differences(frame.sales[c].to_numpy()[1:]) == 2
+        assert n_differences(frame.sales[frame.store == "a"].to_numpy()[1:]) < 2
     params = {
         **TINY,
         "linear_skip": linear_skip,

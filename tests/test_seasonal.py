@@ -1,5 +1,7 @@
 """Seasonal periods: the seasonal centring, its checks, and make_forecaster."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 
 from sklstm import LSTMRegressor, make_forecaster, rolling_forecast, seasonal_period_of
-from sklstm._autoregression import combined_lengths
+from sklstm._autoregression import combined_lengths, kpss_statistic, n_differences
 from sklstm._model import LSTMNet
 
 
@@ -160,7 +162,7 @@ def test_linear_skip_starts_at_the_least_squares_autoregression(normalization):
     assert reg.module_.head.weight.abs().max() < 1e-9  # started at zero
 
 
-def _combined_by_hand(y, length, lengths, min_windows=6):
+def _combined_by_hand(y, length, lengths, min_windows=6, second_only=False):
     """The combined skip's forecasts of rows 1 on, fitted by hand.
 
     For each length n: ordinary least squares on the last n rows of the
@@ -168,7 +170,8 @@ def _combined_by_hand(y, length, lengths, min_windows=6):
     value; and on their second differences, without one, for the departure
     from the line through the last two values; each on the windows whose
     last n rows are not padding, and only where those number at least
-    ``min_windows`` per coefficient.
+    ``min_windows`` per coefficient. With ``second_only``, the models on
+    second differences alone.
     """
     rows = range(1, len(y))  # row 0 has no history
     windows = np.array([[y[max(r, 0)] for r in range(t - length, t)] for t in rows])
@@ -183,7 +186,7 @@ def _combined_by_hand(y, length, lengths, min_windows=6):
             (last, 0.0, True),
             (np.diff(last, axis=1), last[:, -1], True),
             (np.diff(last, n=2, axis=1), line, False),
-        ]
+        ][2 if second_only else 0 :]
         for design, base, intercept in models:
             if n_windows < min_windows * (design.shape[1] + intercept):
                 continue
@@ -233,6 +236,41 @@ def test_combined_skip_leaves_out_models_with_too_few_windows():
     np.testing.assert_allclose(reg.predict(X)[1:], expected, rtol=1e-4)
     every_model = _combined_by_hand(y, 9, (5, 9), min_windows=0)
     assert not np.allclose(reg.predict(X)[1:], every_model, rtol=1e-3)
+
+
+def test_combined_skip_of_a_series_that_needs_two_differences():
+    # An integrated random walk: the KPSS test rejects the levels and the
+    # changes, so only the models on second differences are averaged.
+    rng = np.random.default_rng(1)
+    y = 50 + rng.standard_normal(150).cumsum().cumsum() / 10
+    assert n_differences(y) == 2
+    reg = _fit_combined(y.reshape(-1, 1), y, 9, "last")
+    expected = _combined_by_hand(y, 9, (5, 9), second_only=True)
+    np.testing.assert_allclose(reg.predict(y.reshape(-1, 1))[1:], expected, rtol=1e-4)
+    every_form = _combined_by_hand(y, 9, (5, 9))
+    assert not np.allclose(reg.predict(y.reshape(-1, 1))[1:], every_form, rtol=1e-3)
+
+
+def test_differences_the_kpss_test_asks_for():
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(100)
+    assert n_differences(noise) == 0
+    assert n_differences(noise.cumsum()) == 1
+    assert n_differences(noise.cumsum().cumsum()) == 2
+    assert n_differences(noise.cumsum().cumsum().cumsum()) == 2  # at most 2
+    assert n_differences(np.full(30, 3.0)) == 0
+    assert kpss_statistic(torch.zeros(10, dtype=torch.float64)) == 0.0
+
+
+def test_kpss_statistic_is_statsmodels():
+    stattools = pytest.importorskip("statsmodels.tsa.stattools")
+    rng = np.random.default_rng(0)
+    for x in (rng.standard_normal(60), rng.standard_normal(200).cumsum()):
+        lags = int(3 * np.sqrt(len(x)) / 13)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # p-values outside statsmodels' table
+            expected = stattools.kpss(x, "c", nlags=lags)[0]
+        assert kpss_statistic(torch.as_tensor(x)) == pytest.approx(expected, rel=1e-9)
 
 
 def test_combined_lengths_hold_a_season_and_fit_the_window():
