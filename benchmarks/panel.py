@@ -122,6 +122,8 @@ VARIANTS = {
     "global LSTM": {},
     "global LSTM, global scaling": {"series_scaling": "global"},
     "global LSTM, unweighted series": {"series_weighting": None},
+    # 0.4.0's weights: each series' loss over its mean squared change.
+    "global LSTM, naive weighting": {"series_weighting": "naive"},
     "global LSTM, 15 epochs": {"max_iter": 15},
     "global LSTM, learning rate 1e-3": {"learning_rate_init": 1e-3},
     # sklstm 0.3.0's global recipe, before the skip was fitted per series.

@@ -220,7 +220,11 @@ class StackedLSTM(nn.Module):
                     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
                 ]
                 members[k] = fused_layer(
-                    z, layer_weights, self.hidden_size, self.bidirectional, self.training
+                    z,
+                    layer_weights,
+                    self.hidden_size,
+                    self.bidirectional,
+                    self.training,
                 )
         return torch.stack([z[:, -1] for z in members])
 

@@ -40,7 +40,7 @@ from ._panel import (
 )
 from ._pickling import plain_state, torch_state
 from ._seasonal import centre_step
-from ._series_skip import fit_series_skips, series_corrections
+from ._series_skip import fit_series_skips, series_corrections, skip_error_weights
 from ._training import (
     History,
     LoopSettings,
@@ -139,14 +139,19 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         ``y_scaler_`` are fitted on all rows, the fallback for series not
         seen in ``fit``.
 
-    series_weighting : {"naive"} or None, default="naive"
+    series_weighting : {"naive", "skip"} or None, default="naive"
         With ``series_column``: ``"naive"`` weights the loss of each
         series' rows by the inverse of its mean squared one-step change (in
         ``y_scaler``'s units, on the rows given to ``fit``), as M5's RMSSE
         scales errors, so that a smooth trending series, whose steps are
         tiny in its scaled units, counts as much as a noisy one (measured in
         ``benchmarks/panel.py``: without it the global model ignored the
-        trends). Multiplies ``sample_weight``. None weighs every row alike.
+        trends). ``"skip"``, with ``linear_skip``, by the inverse of the
+        mean squared error of the series' own linear skip on its training
+        rows, so that the LSTM learns relative to what each skip leaves and
+        does not disturb a series its skip forecasts well (``"naive"``
+        without ``linear_skip``). Multiplies ``sample_weight``. None weighs
+        every row alike.
 
     unseen_series : {"warn", "error"}, default="warn"
         What ``predict`` does with series not seen in ``fit``: ``"warn"``
@@ -192,7 +197,10 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         on its second differences (the departure from the line through the
         last two values), whose forecasts hedge the choice of order and of
         differencing that short series cannot make reliably; a model is left
-        out where the series has fewer than 6 windows per coefficient. It is
+        out where the series has fewer than 6 windows per coefficient, and
+        where the KPSS test (at 5%, as AutoARIMA) finds that the training
+        targets need two differences only the models on second differences
+        are kept. It is
         still a linear function of the window, fitted in one pass over it.
         Short series, on which an LSTM alone fits the noise, gain most (see
         :func:`~sklstm.make_forecaster`); ``warm_start`` and ``partial_fit``
@@ -474,7 +482,7 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         "exog_columns": [Interval(Integral, 0, None, closed="left")],
         "series_column": [None, Interval(Integral, None, None, closed="neither"), str],
         "series_scaling": [StrOptions({"per_series", "global"})],
-        "series_weighting": [None, StrOptions({"naive"})],
+        "series_weighting": [None, StrOptions({"naive", "skip"})],
         "unseen_series": [StrOptions({"warn", "error"})],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
@@ -862,6 +870,8 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
                     data.y -= series_corrections(
                         data.windows, data.index, data.series, skips
                     )
+            if self.series_weighting == "skip":
+                skip_error_weights(module, train, validation, len(skips))
         optimizer = self._optimizer(module, history.learning_rate)
         if resume:
             # Continue Adam's moments under the current hyperparameters
@@ -1251,7 +1261,11 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         y_tf = group_transforms(layout, y_scalers, y_scaler, "transform")
         y_t = scaled_rows(y2, layout, y_tf, device)
         weight = None if sample_weight is None else sample_weight[layout.order]
-        if self.series_weighting == "naive":
+        # "skip" weights the loss later, once the skip is fitted (_train);
+        # without a skip it falls back to "naive".
+        if self.series_weighting == "naive" or (
+            self.series_weighting == "skip" and not self.linear_skip
+        ):
             balance = naive_scale_weights(y_t.cpu().numpy(), layout)
             weight = balance if weight is None else weight * balance
         if weight is not None:

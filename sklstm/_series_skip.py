@@ -12,6 +12,8 @@ which is linear in the window like the skip itself. The LSTM is trained on
 what each series' own skip leaves.
 """
 
+import copy
+
 import torch
 
 from ._autoregression import (
@@ -21,6 +23,7 @@ from ._autoregression import (
     target_differences,
     window_sums,
 )
+from ._training import ensemble_mean, predict_indexed
 
 
 @torch.no_grad()
@@ -80,3 +83,39 @@ def series_corrections(windows, index, series, corrections):
         part = torch.einsum("bk,bko->bo", flat_with_one(x), weights[code.clamp_min(0)])
         out[rows] = torch.where((code >= 0)[:, None], part, 0.0)
     return out
+
+
+@torch.no_grad()
+def skip_error_weights(module, train, validation, n_series, floor=1e-3):
+    """Reweight ``train`` and ``validation`` (in place) by the inverse of each
+    series' mean squared error of its linear skip on ``train``.
+
+    The targets must already be less the series' corrections, so that the
+    network with its head at zero forecasts each series' own skip. Weighted
+    so, every series' loss is relative to what its skip leaves: a smooth
+    series whose skip is nearly exact counts for as much as a noisy one,
+    and the LSTM learns not to disturb it. A series without error (or
+    without training target) gets the weight of one whose error is
+    ``floor`` times the median series'. Multiplies the weights given.
+    """
+    linear = copy.deepcopy(module)
+    linear.head.weight.zero_()
+    linear.head.bias.zero_()
+    index = train.index.cpu().numpy()
+    pred = ensemble_mean(
+        torch.as_tensor(predict_indexed(linear, train.windows, index, train.y.shape[1]))
+    ).to(train.y)
+    error = (train.y - pred).square().mean(1)
+    weight = torch.ones_like(error) if train.weight is None else train.weight
+    total = torch.bincount(train.series, weight * error, minlength=n_series)
+    count = torch.bincount(train.series, weight, minlength=n_series)
+    mse = total / count
+    known = mse[torch.isfinite(mse) & (mse > 0)]
+    median = known.median() if len(known) else mse.new_tensor(1.0)
+    mse = torch.where(torch.isfinite(mse), mse, median).clamp_min(floor * median)
+    for data in (train, validation):
+        if data is not None:
+            balance = 1.0 / mse[data.series]
+            if data.weight is not None:
+                balance = balance * data.weight
+            data.weight = balance / balance.mean()

@@ -214,20 +214,23 @@ def test_unseen_series_warn_or_raise():
         reg.predict(new)
 
 
-def test_sample_weight_warm_start_and_partial_fit():
+@pytest.mark.parametrize(
+    "params", [{}, {"linear_skip": "combined", "series_weighting": "skip"}]
+)
+def test_sample_weight_warm_start_and_partial_fit(params):
     frame = make_panel()
     weight = np.where(frame.store == "b", 0.0, 1.0)
-    reg = LSTMRegressor(series_column="store", **TINY)
+    reg = LSTMRegressor(series_column="store", **TINY, **params)
     reg.fit(frame, frame.sales, sample_weight=weight)
     assert np.isfinite(reg.predict(frame)).all()
     reg.set_params(warm_start=True)
     reg.fit(frame, frame.sales)
     assert reg.n_iter_ == 2 * TINY["max_iter"]
-    once = LSTMRegressor(series_column="store", **{**TINY, "max_iter": 2})
+    once = LSTMRegressor(series_column="store", **{**TINY, "max_iter": 2}, **params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         once.fit(frame, frame.sales)
-    twice = LSTMRegressor(series_column="store", **TINY)
+    twice = LSTMRegressor(series_column="store", **TINY, **params)
     twice.partial_fit(frame, frame.sales).partial_fit(frame, frame.sales)
     np.testing.assert_array_equal(once.predict(frame), twice.predict(frame))
 
@@ -391,6 +394,10 @@ def test_make_forecaster_takes_series_column():
         ({"early_stopping": True, "x_scaler": None}, {"a": 1.5, "b": "b", "c": 2}),
         ({}, {"a": np.int64(4), "b": np.str_("b"), "c": np.float64(0.5)}),
         ({"linear_skip": "combined"}, {"a": "a", "b": "b", "c": "c"}),
+        (
+            {"linear_skip": "combined", "series_weighting": "skip"},
+            {"a": "a", "b": "b", "c": "c"},
+        ),
     ],
 )
 def test_save_load_round_trip_is_bit_identical(tmp_path, params, ids):
@@ -458,6 +465,53 @@ def test_naive_weighting_balances_the_series_in_the_loss(monkeypatch):
     np.testing.assert_allclose(weight, expected / expected.mean(), rtol=1e-5)
     reg.set_params(series_weighting=None).fit(frame, frame.sales)
     assert captured["train"].weight is None
+
+
+def test_skip_weighting_scales_each_series_by_its_skip_error(monkeypatch):
+    # Untrained (head at zero) the model forecasts each series' own skip, so
+    # its errors on the training targets are the skip's.
+    frame = interleaved(make_panel())
+    captured = capture_training_sets(monkeypatch)
+    extra = np.where(frame.store == "b", 3.0, 1.0)
+    params = {**TINY, "max_iter": 1, "learning_rate_init": 1e-12}
+    reg = LSTMRegressor(
+        series_column="store", linear_skip="combined", series_weighting="skip", **params
+    )
+    reg.fit(frame, frame.sales, sample_weight=extra)
+    predicted = reg.predict(frame)
+    expected = []
+    for name, scaler in zip(LEVELS, reg.series_y_scalers_):
+        rows = (frame.store == name).to_numpy()
+        truth = scaler.transform(frame.sales[rows].to_numpy()[1:, None])
+        skip = scaler.transform(predicted[rows][1:, None])
+        mse = np.mean((truth - skip) ** 2)
+        expected.append(np.full(len(truth), (3.0 if name == "b" else 1.0) / mse))
+    expected = np.concatenate(expected)
+    weight = captured["train"].weight.numpy()
+    np.testing.assert_allclose(weight, expected / expected.mean(), rtol=1e-3)
+    # Without a skip there is no skip error: the naive weights.
+    reg.set_params(linear_skip=False).fit(frame, frame.sales, sample_weight=extra)
+    naive = captured["train"].weight
+    reg.set_params(series_weighting="naive").fit(
+        frame, frame.sales, sample_weight=extra
+    )
+    np.testing.assert_array_equal(naive, captured["train"].weight)
+
+
+def test_skip_weighting_keeps_the_lstm_off_a_series_its_skip_forecasts():
+    # Series c is a straight line, which the skip forecasts exactly: weighted
+    # by the naive change the LSTM disturbs it, weighted by the skip's error
+    # it learns to leave it be.
+    frame = make_panel()[["store", "sales"]]
+    c = (frame.store == "c").to_numpy()
+    frame.loc[c, "sales"] = 100.0 + 2.0 * np.arange(c.sum())
+    params = {**TINY, "linear_skip": "combined", "max_iter": 30}
+    errors = {}
+    for weighting in ("naive", "skip"):
+        reg = fitted(frame, series_weighting=weighting, **params)
+        pred = reg.predict(frame)[c][1:]
+        errors[weighting] = np.abs(pred - frame.sales[c].to_numpy()[1:]).mean()
+    assert errors["skip"] < errors["naive"] / 2
 
 
 def test_to_onnx_refuses_panel_models(tmp_path):
