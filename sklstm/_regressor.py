@@ -198,10 +198,10 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         last two values), whose forecasts hedge the choice of order and of
         differencing that short series cannot make reliably; a model is left
         out where the series has fewer than 6 windows per coefficient, and
-        where the KPSS test (at 5%, as AutoARIMA) finds that the training
-        targets need two differences only the models on second differences
-        are kept. It is
-        still a linear function of the window, fitted in one pass over it.
+        only the models on second differences are kept where the KPSS test
+        (at 5%, as AutoARIMA) finds that the training targets need two
+        differences. It is still a linear function of the window, fitted in
+        one pass over it.
         Short series, on which an LSTM alone fits the noise, gain most (see
         :func:`~sklstm.make_forecaster`); ``warm_start`` and ``partial_fit``
         keep it as fitted. With ``series_column``, each series gets the skip

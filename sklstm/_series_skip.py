@@ -107,15 +107,18 @@ def skip_error_weights(module, train, validation, n_series, floor=1e-3):
     ).to(train.y)
     error = (train.y - pred).square().mean(1)
     weight = torch.ones_like(error) if train.weight is None else train.weight
-    total = torch.bincount(train.series, weight * error, minlength=n_series)
-    count = torch.bincount(train.series, weight, minlength=n_series)
+    # Group 0 holds the rows of series new to a resumed fit (series -1),
+    # whose skip is the pooled one.
+    group = train.series + 1
+    total = torch.bincount(group, weight * error, minlength=n_series + 1)
+    count = torch.bincount(group, weight, minlength=n_series + 1)
     mse = total / count
     known = mse[torch.isfinite(mse) & (mse > 0)]
     median = known.median() if len(known) else mse.new_tensor(1.0)
     mse = torch.where(torch.isfinite(mse), mse, median).clamp_min(floor * median)
     for data in (train, validation):
         if data is not None:
-            balance = 1.0 / mse[data.series]
+            balance = 1.0 / mse[data.series + 1]
             if data.weight is not None:
                 balance = balance * data.weight
             data.weight = balance / balance.mean()

@@ -514,6 +514,18 @@ def test_skip_weighting_keeps_the_lstm_off_a_series_its_skip_forecasts():
     assert errors["skip"] < errors["naive"] / 2
 
 
+def test_skip_weighting_resumes_on_a_series_new_to_the_model():
+    # A series unseen in fit has the pooled skip; partial_fit weighs its
+    # rows by that skip's error instead of failing on its missing position.
+    frame = make_panel()[["store", "sales"]]
+    reg = fitted(frame, linear_skip="combined", series_weighting="skip")
+    a = frame[frame.store == "a"]
+    more = pd.concat([frame, a.assign(store="new")], ignore_index=True)
+    with pytest.warns(UserWarning, match="not seen in fit"):
+        reg.partial_fit(more, more.sales)
+    assert np.isfinite(reg.predict(frame)).all()
+
+
 def test_to_onnx_refuses_panel_models(tmp_path):
     with pytest.raises(ValueError, match="does not export models fitted on many"):
         sklstm.to_onnx(fitted(), tmp_path / "panel.onnx")
