@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._autoregression import combined, least_squares
+from ._autoregression import combined, flat_with_one, least_squares
 from ._ensemble import StackedLinear, StackedLSTM, dropped, fused_layer
 
 # Floor for a window's standard deviation, so that a flat window does not
@@ -221,6 +221,14 @@ class LSTMNet(nn.Module):
             alpha,
             differences,
         )
+
+    def linear_forecast(self, x):
+        """What the network forecasts for windows ``x`` with its head at
+        zero: the window's centre plus the linear skip, a linear map of the
+        window computed without running the LSTM."""
+        centre = self._centre_weights(self.skip_weight.shape[1]).to(x)
+        weights = torch.cat([self.skip_weight, self.skip_bias[:, None]], dim=1)
+        return flat_with_one(x) @ (weights.T + centre[:, None])
 
     def _centre_weights(self, n_inputs):
         """The window's centre (``_normalize``) as weights over the flattened

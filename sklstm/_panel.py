@@ -302,18 +302,24 @@ def naive_scale_weights(y, layout, floor=1e-3):
     one-step change of ``y`` (in the scaled units the loss sees), as M5's
     RMSSE scales errors: without it, series whose steps are small in their
     scaled units (smooth, trending ones) weigh next to nothing in the loss.
-
-    A series with no change at all gets the weight of one whose mean squared
-    change is ``floor`` times the median series'.
+    See :func:`inverse_mean_squares` for ``floor``.
     """
     steps = np.empty(len(layout.ids))
     for group in range(len(layout.ids)):
         part = y[layout.bounds[group] : layout.bounds[group + 1]]
         steps[group] = np.mean(np.diff(part, axis=0) ** 2) if len(part) > 1 else np.nan
-    known = steps[np.isfinite(steps) & (steps > 0)]
+    return np.repeat(inverse_mean_squares(steps, floor), layout.lengths)
+
+
+def inverse_mean_squares(mean_squares, floor=1e-3):
+    """``1 / mean_squares``, one a series, as loss weights: a series with
+    none (NaN) gets the median series', and none gets more than one whose
+    mean square is ``floor`` times the median's (a series with no change
+    or no error would otherwise take all the weight)."""
+    known = mean_squares[np.isfinite(mean_squares) & (mean_squares > 0)]
     median = np.median(known) if len(known) else 1.0
-    steps = np.where(np.isfinite(steps), steps, median)
-    return np.repeat(1.0 / np.maximum(steps, floor * median), layout.lengths)
+    mean_squares = np.where(np.isfinite(mean_squares), mean_squares, median)
+    return 1.0 / np.maximum(mean_squares, floor * median)
 
 
 def short_series_message(layout, needed):

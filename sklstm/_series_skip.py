@@ -12,8 +12,6 @@ which is linear in the window like the skip itself. The LSTM is trained on
 what each series' own skip leaves.
 """
 
-import copy
-
 import torch
 
 from ._autoregression import (
@@ -23,7 +21,7 @@ from ._autoregression import (
     target_differences,
     window_sums,
 )
-from ._training import ensemble_mean, predict_indexed
+from ._panel import inverse_mean_squares
 
 
 @torch.no_grad()
@@ -86,39 +84,34 @@ def series_corrections(windows, index, series, corrections):
 
 
 @torch.no_grad()
-def skip_error_weights(module, train, validation, n_series, floor=1e-3):
+def skip_error_weights(module, train, validation, n_series):
     """Reweight ``train`` and ``validation`` (in place) by the inverse of each
     series' mean squared error of its linear skip on ``train``.
 
     The targets must already be less the series' corrections, so that the
-    network with its head at zero forecasts each series' own skip. Weighted
-    so, every series' loss is relative to what its skip leaves: a smooth
-    series whose skip is nearly exact counts for as much as a noisy one,
-    and the LSTM learns not to disturb it. A series without error (or
-    without training target) gets the weight of one whose error is
-    ``floor`` times the median series'. Multiplies the weights given.
+    network's :meth:`~sklstm._model.LSTMNet.linear_forecast` is each series'
+    own skip. Weighted so, every series' loss is relative to what its skip
+    leaves: a smooth series whose skip is nearly exact counts for as much as
+    a noisy one, and the LSTM learns not to disturb it (weights as in
+    :func:`~sklstm._panel.inverse_mean_squares`). Multiplies the weights
+    given.
     """
-    linear = copy.deepcopy(module)
-    linear.head.weight.zero_()
-    linear.head.bias.zero_()
-    index = train.index.cpu().numpy()
-    pred = ensemble_mean(
-        torch.as_tensor(predict_indexed(linear, train.windows, index, train.y.shape[1]))
-    ).to(train.y)
-    error = (train.y - pred).square().mean(1)
+    error = train.y.new_empty(len(train.y))
+    for start in range(0, len(error), CHUNK):
+        idx = torch.arange(start, min(start + CHUNK, len(error)), device=error.device)
+        forecast = module.linear_forecast(train.batch(idx))
+        error[idx] = (train.y[idx] - forecast).square().mean(1)
     weight = torch.ones_like(error) if train.weight is None else train.weight
     # Group 0 holds the rows of series new to a resumed fit (series -1),
     # whose skip is the pooled one.
     group = train.series + 1
     total = torch.bincount(group, weight * error, minlength=n_series + 1)
     count = torch.bincount(group, weight, minlength=n_series + 1)
-    mse = total / count
-    known = mse[torch.isfinite(mse) & (mse > 0)]
-    median = known.median() if len(known) else mse.new_tensor(1.0)
-    mse = torch.where(torch.isfinite(mse), mse, median).clamp_min(floor * median)
+    mse = (total.double() / count).cpu().numpy()
+    balance = torch.as_tensor(inverse_mean_squares(mse)).to(error)
     for data in (train, validation):
         if data is not None:
-            balance = 1.0 / mse[data.series + 1]
+            weights = balance[data.series + 1]
             if data.weight is not None:
-                balance = balance * data.weight
-            data.weight = balance / balance.mean()
+                weights = weights * data.weight
+            data.weight = weights / weights.mean()

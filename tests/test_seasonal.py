@@ -273,6 +273,32 @@ def test_kpss_statistic_is_statsmodels():
         assert kpss_statistic(torch.as_tensor(x)) == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.parametrize("normalization", [None, "last", "seasonal", "standard"])
+def test_linear_forecast_is_the_network_with_its_head_at_zero(normalization):
+    generator = torch.Generator().manual_seed(0)
+    net = LSTMNet(
+        2,
+        1,
+        4,
+        1,
+        0.0,
+        False,
+        normalization,
+        target_feature=1,
+        centre_step=-4,
+        linear_skip=True,
+        sequence_length=6,
+        generator=generator,
+    )
+    with torch.no_grad():
+        net.skip_weight.normal_(generator=generator)
+        net.skip_bias.normal_(generator=generator)
+        net.head.weight.zero_()
+        net.head.bias.zero_()
+        x = torch.randn(7, 6, 2, generator=generator)
+        torch.testing.assert_close(net.linear_forecast(x), net(x))
+
+
 def test_combined_lengths_hold_a_season_and_fit_the_window():
     assert combined_lengths(20) == [5, 10, 20]
     assert combined_lengths(25, 12) == [13, 20, 25]
