@@ -9,6 +9,8 @@ the sums, and :meth:`LSTMNet.fit_skip <sklstm._model.LSTMNet.fit_skip>`
 solves and stores the result.
 """
 
+import math
+
 import torch
 
 # The combination's shortest windows: a short, a medium and a long memory,
@@ -21,6 +23,9 @@ _COMBINED_LENGTHS = (5, 10, 20)
 # the short yearly panel to 0.95x, from 1.7x; 5 left that at 1.11x, 8 cost
 # the single series 0.968x.
 _WINDOWS_PER_COEFFICIENT = 6
+# Share of the training windows (the last ones) on which the combination's
+# weights are measured; see combined().
+_HOLDOUT_FRACTION = 0.2
 # The KPSS test's 5% critical value for level stationarity (Kwiatkowski,
 # Phillips, Schmidt and Shin 1992, table 1), AutoARIMA's for its differences.
 _KPSS_CRITICAL_VALUE = 0.463
@@ -29,12 +34,14 @@ _KPSS_CRITICAL_VALUE = 0.463
 def combined_lengths(sequence_length, seasonal_period=None):
     """Window lengths of the combination, at most ``sequence_length`` each.
 
-    5, 10 and 20 rows, and two seasons and one row where that is longer,
-    each at least one season and one row (so that every model sees the value
-    one season back).
+    5, 10 and 20 rows, and every whole number of seasons and one row that
+    fits, from two seasons on; each at least one season and one row (so that
+    every model sees the value one season back).
     """
     season = seasonal_period or 1
-    wanted = (*_COMBINED_LENGTHS, max(10, 2 * season + 1))
+    wanted = set(_COMBINED_LENGTHS)
+    if season > 1:
+        wanted.update(range(2 * season + 1, sequence_length + 1, season))
     return sorted({min(sequence_length, max(n, season + 1)) for n in wanted})
 
 
@@ -48,16 +55,17 @@ class WindowSums:
     """
 
     def __init__(self):
-        self._sums = {}  # real rows -> [gram, moment, count]
+        self._sums = {}  # real rows -> [gram, moment, count, sum of t^2]
 
     def add(self, design, target, history):
         for real in torch.unique(history).tolist():
             rows = history == real
             z, t = design[rows].double(), target[rows].double()
-            entry = self._sums.setdefault(real, [0.0, 0.0, 0])
+            entry = self._sums.setdefault(real, [0.0, 0.0, 0, 0.0])
             entry[0] = entry[0] + (z.T @ z).cpu()
             entry[1] = entry[1] + (z.T @ t).cpu()
             entry[2] += len(z)
+            entry[3] = entry[3] + float(t.square().sum())
 
     def over(self, n_rows, n_coefficients):
         """``(gram, moment)`` over the windows whose last ``n_rows`` are
@@ -72,12 +80,29 @@ class WindowSums:
         """Number of windows whose last ``n_rows`` are real."""
         return sum(s[2] for real, s in self._sums.items() if real >= n_rows)
 
+    def mean_squared_error(self, weights, n_rows):
+        """Mean squared error of the forecasts ``z @ weights`` over the
+        windows whose last ``n_rows`` are real (all where there are none),
+        summed over the outputs; inf without windows."""
+        kept = [s for real, s in self._sums.items() if real >= n_rows]
+        kept = kept or list(self._sums.values())
+        count = sum(s[2] for s in kept)
+        if not count:
+            return float("inf")
+        gram, moment = sum(s[0] for s in kept), sum(s[1] for s in kept)
+        square = sum(s[3] for s in kept)
+        error = (
+            square - 2 * (weights * moment).sum() + (weights * (gram @ weights)).sum()
+        )
+        return max(float(error), 0.0) / count
+
     def __iadd__(self, other):
-        for real, (gram, moment, count) in other._sums.items():
-            entry = self._sums.setdefault(real, [0.0, 0.0, 0])
+        for real, (gram, moment, count, square) in other._sums.items():
+            entry = self._sums.setdefault(real, [0.0, 0.0, 0, 0.0])
             entry[0] = entry[0] + gram
             entry[1] = entry[1] + moment
             entry[2] += count
+            entry[3] = entry[3] + square
         return self
 
 
@@ -119,6 +144,34 @@ def window_sums(windows, y, weight=None, history=None, index=None, chunk=CHUNK):
         )
         sums.add(design, target, real)
     return sums
+
+
+def split_window_sums(windows, y, weight=None, history=None, index=None):
+    """The :func:`window_sums` of one series' targets (in time order) split
+    into those of the earlier windows and of the later ones (the last
+    ``_HOLDOUT_FRACTION``); see :func:`joined`."""
+    cut = len(y) - math.ceil(_HOLDOUT_FRACTION * len(y))
+
+    def part(rows):
+        return window_sums(
+            windows if index is not None else windows[rows],
+            y[rows],
+            None if weight is None else weight[rows],
+            None if history is None else history[rows],
+            None if index is None else index[rows],
+        )
+
+    return part(slice(None, cut)), part(slice(cut, None))
+
+
+def joined(earlier, later):
+    """The sums over both parts, and the ``holdout`` of :func:`combined`
+    (None where a part has no window)."""
+    sums = WindowSums()
+    sums += earlier
+    sums += later
+    holdout = (earlier, later) if earlier.count(0) and later.count(0) else None
+    return sums, holdout
 
 
 def least_squares(sums, sequence_length, centre, alpha):
@@ -177,8 +230,18 @@ def target_differences(y, weight=None):
     return n_differences(y[:, 0])
 
 
-def combined(sums, centre, lengths, n_features, target_feature, alpha, differences=0):
-    """The mean of autoregressions on levels, changes and changes of changes.
+def combined(
+    sums,
+    centre,
+    lengths,
+    n_features,
+    target_feature,
+    alpha,
+    differences=0,
+    holdout=None,
+):
+    """A weighted mean of autoregressions on levels, changes and changes of
+    changes.
 
     For each length ``n``: the regression of the target on the last ``n``
     rows of the window; that of the target's change from the last value of
@@ -195,13 +258,46 @@ def combined(sums, centre, lengths, n_features, target_feature, alpha, differenc
     :func:`n_differences` on the training targets), only the models on
     second differences: the others extrapolate a trend that is itself
     changing.
-    Averaging forecasts of several orders and forms hedges the choice
+
+    Combining forecasts of several orders and forms hedges the choice
     between them, which short series cannot make reliably (the
-    forecast-combination result); each model is a linear function of the
-    window, and so is their mean. Returns weights over ``z`` (see
-    :func:`least_squares`), less ``centre``.
+    forecast-combination result). With ``holdout``, a pair of
+    :class:`WindowSums` splitting ``sums`` into earlier and later windows,
+    each model is weighted by the inverse square of its mean squared error
+    on the later windows when fitted on the earlier ones, and otherwise
+    equally. Each model is a linear function of the window, and so is the
+    mix. Returns weights over ``z`` (see :func:`least_squares`), less
+    ``centre``.
     """
-    n_inputs = len(centre) - 1
+    models = _models(len(centre) - 1, lengths, n_features, target_feature)
+    if differences >= 2:
+        # The second-difference models are the ones without an intercept.
+        models = [model for model in models if not model[3]] or models
+    fits = [(sums.count(m[0]) / m[1].shape[1], m) for m in models]
+    kept = [m for ratio, m in fits if ratio >= _WINDOWS_PER_COEFFICIENT]
+    if not kept:
+        kept = [max(fits, key=lambda f: f[0])[1]]
+    weights = torch.ones(len(kept), dtype=torch.float64)
+    if holdout is not None and len(kept) > 1:
+        earlier, later = holdout
+        errors = torch.tensor(
+            [later.mean_squared_error(_fit(earlier, m, alpha), m[0]) for m in kept],
+            dtype=torch.float64,
+        )
+        weights = errors.clamp_min(torch.finfo(torch.float64).tiny).pow(-2)
+        if not weights.isfinite().all():  # a model exact on the later windows
+            weights = weights.isinf().double()
+        if not weights.sum() > 0:
+            weights = torch.ones_like(weights)
+    weights = weights / weights.sum()
+    total = sum(w * _fit(sums, m, alpha) for w, m in zip(weights.tolist(), kept))
+    return total - centre[:, None]
+
+
+def _models(n_inputs, lengths, n_features, target_feature):
+    """The combination's models: ``(n, design, base, intercept)``, each the
+    regression of ``target - base . z`` on ``design``'s map of the last
+    ``n`` rows."""
     sequence_length = n_inputs // n_features
     last = torch.zeros(n_inputs + 1, dtype=torch.float64)
     last[(sequence_length - 1) * n_features + target_feature] = 1.0
@@ -214,20 +310,16 @@ def combined(sums, centre, lengths, n_features, target_feature, alpha, differenc
         if n >= 3:
             second = _changes(n_inputs, first, n_features, order=2)
             models.append((n, second, line, False))
-    if differences >= 2:
-        # The second-difference models are the ones without an intercept.
-        models = [model for model in models if not model[3]] or models
-    fits = [(sums.count(n) / d.shape[1], n, d, base, i) for n, d, base, i in models]
-    kept = [f for f in fits if f[0] >= _WINDOWS_PER_COEFFICIENT]
-    if not kept:
-        kept = [max(fits, key=lambda f: f[0])]
-    total = 0.0
-    for _, n, design, base, intercept in kept:
-        gram, moment = sums.over(n, design.shape[1])
-        residual = moment - gram @ base[:, None]
-        coef = _solve(design.T @ gram @ design, design.T @ residual, alpha, intercept)
-        total = total + design @ coef + base[:, None]
-    return total / len(kept) - centre[:, None]
+    return models
+
+
+def _fit(sums, model, alpha):
+    """One model of the combination fitted on ``sums``, as weights over ``z``."""
+    n, design, base, intercept = model
+    gram, moment = sums.over(n, design.shape[1])
+    residual = moment - gram @ base[:, None]
+    coef = _solve(design.T @ gram @ design, design.T @ residual, alpha, intercept)
+    return design @ coef + base[:, None]
 
 
 def _levels(n_inputs, first):

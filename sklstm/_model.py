@@ -177,7 +177,7 @@ class LSTMNet(nn.Module):
         return normalized, std[:, 0, k, None], centre[:, 0, k, None]
 
     @torch.no_grad()
-    def fit_skip(self, sums, lengths=None, alpha=1e-5, differences=0):
+    def fit_skip(self, sums, lengths=None, alpha=1e-5, differences=0, holdout=None):
         """Fit the linear skip in closed form, from the training windows'
         :class:`~sklstm._autoregression.WindowSums`.
 
@@ -185,24 +185,28 @@ class LSTMNet(nn.Module):
         the window's centre (the last value, with ``"last"``), so the skip
         is fitted to what the centre leaves of the target: training starts
         from a linear autoregression, and the LSTM learns what it misses.
-        See :meth:`skip_solution` for ``lengths``, ``alpha`` and
-        ``differences``, and for the solution returned.
+        See :meth:`skip_solution` for ``lengths``, ``alpha``,
+        ``differences`` and ``holdout``, and for the solution returned.
         """
-        solution = self.skip_solution(sums, lengths, alpha, differences)
+        solution = self.skip_solution(sums, lengths, alpha, differences, holdout)
         self.skip_weight.copy_(solution[:-1].T)
         self.skip_bias.copy_(solution[-1])
         self.head.weight.zero_()
         self.head.bias.zero_()
         return solution
 
-    def skip_solution(self, sums, lengths=None, alpha=1e-5, differences=0):
+    def skip_solution(
+        self, sums, lengths=None, alpha=1e-5, differences=0, holdout=None
+    ):
         """The skip's weights over a flattened window and a trailing one, of
         shape ``(n_inputs + 1, n_outputs)``, in float64.
 
         Without ``lengths``, the least-squares regression on the whole
         window; with them, the mean of the autoregressions over the last
         ``lengths`` rows (:func:`~sklstm._autoregression.combined`; only
-        those on second differences where ``differences`` is 2). Each
+        those on second differences where ``differences`` is 2), weighted
+        by their errors on the later windows of ``holdout`` where it is
+        given. Each
         regression is fitted on the windows that hold the rows it reads,
         where they are enough. ``alpha``, a tiny ridge penalty in scaled
         units, only keeps the solves well posed.
@@ -220,6 +224,7 @@ class LSTMNet(nn.Module):
             self.target_feature,
             alpha,
             differences,
+            holdout,
         )
 
     def linear_forecast(self, x):

@@ -21,7 +21,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._autoregression import combined_lengths, target_differences, window_sums
+from ._autoregression import (
+    combined_lengths,
+    joined,
+    split_window_sums,
+    target_differences,
+    window_sums,
+)
 from ._lag_windows import lag_windows, n_lag_variables
 from ._model import LSTMNet
 from ._panel import (
@@ -1166,11 +1172,15 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
             lengths = combined_lengths(self.sequence_length, self.seasonal_period)
         if train.series is not None:
             return fit_series_skips(module, train, n_series, lengths)
-        sums = window_sums(
-            train.windows, train.y, train.weight, train.history, train.index
+        if lengths is None:
+            sums = window_sums(train.windows, train.y, train.weight, train.history)
+            module.fit_skip(sums)
+            return None
+        sums, holdout = joined(
+            *split_window_sums(train.windows, train.y, train.weight, train.history)
         )
-        differences = target_differences(train.y, train.weight) if lengths else 0
-        module.fit_skip(sums, lengths, differences=differences)
+        differences = target_differences(train.y, train.weight)
+        module.fit_skip(sums, lengths, differences=differences, holdout=holdout)
         return None
 
     def _centre_step(self, n_rows=None):

@@ -18,8 +18,9 @@ from ._autoregression import (
     CHUNK,
     WindowSums,
     flat_with_one,
+    joined,
+    split_window_sums,
     target_differences,
-    window_sums,
 )
 from ._panel import inverse_mean_squares
 
@@ -40,10 +41,11 @@ def fit_series_skips(module, data, n_series, lengths):
     series = data.series[rows]
     rows = rows[torch.argsort(series, stable=True)]
     counts = torch.bincount(series, minlength=n_series).tolist()
-    fits = {}  # series -> (its sums, the differences its targets need)
-    pooled = WindowSums()
+    fits = {}  # series -> (its sums, their holdout, the differences it needs)
+    # Every series' earlier and later windows, for the pooled fit.
+    earlier, later = WindowSums(), WindowSums()
     for code, mine in enumerate(rows.split(counts)):
-        sums = window_sums(
+        parts = split_window_sums(
             data.windows,
             data.y[mine],
             None if data.weight is None else data.weight[mine],
@@ -51,14 +53,19 @@ def fit_series_skips(module, data, n_series, lengths):
             data.index[mine],
         )
         if len(mine):
-            fits[code] = sums, target_differences(data.y[mine]) if lengths else 0
-        pooled += sums
+            differences = target_differences(data.y[mine]) if lengths else 0
+            fits[code] = (*joined(*parts), differences)
+        earlier += parts[0]
+        later += parts[1]
     # The pooled fallback hedges over every form: a series unseen in fit may
     # need any number of differences.
-    base = module.fit_skip(pooled, lengths)
+    sums, holdout = joined(earlier, later)
+    base = module.fit_skip(sums, lengths, holdout=holdout)
     corrections = base.new_zeros((n_series, *base.shape))
-    for code, (sums, differences) in fits.items():
-        solution = module.skip_solution(sums, lengths, differences=differences)
+    for code, (sums, holdout, differences) in fits.items():
+        solution = module.skip_solution(
+            sums, lengths, differences=differences, holdout=holdout
+        )
         corrections[code] = solution - base
     return corrections
 

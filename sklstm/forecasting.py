@@ -133,9 +133,10 @@ def make_forecaster(
     """
     _check_int(seasonal_period, "seasonal_period", 1)
     seasonal = seasonal_period > 1
-    two_seasons = 2 * seasonal_period if seasonal_period <= 24 else seasonal_period
     recipe = {
-        "sequence_length": max(20, two_seasons + 1),
+        "sequence_length": max(
+            20, _recipe_seasons(seasonal_period) * seasonal_period + 1
+        ),
         "window_lag": 1,
         "window_normalization": "seasonal" if seasonal else "last",
         "seasonal_period": seasonal_period if seasonal else None,
@@ -151,6 +152,15 @@ def make_forecaster(
             series_weighting="skip",
         )
     return LSTMRegressor(**{**recipe, "random_state": random_state, **params})
+
+
+def _recipe_seasons(seasonal_period):
+    """Whole seasons in the single-series recipe's window: four up to monthly
+    data, two up to hourly (four would make a window of 97 rows, which
+    costs the LSTM four times the time), one beyond."""
+    if seasonal_period <= 12:
+        return 4
+    return 2 if seasonal_period <= 24 else 1
 
 
 def make_direct_targets(y, horizon, *, window_lag=1, series=None):

@@ -11,7 +11,13 @@ from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 
 from sklstm import LSTMRegressor, make_forecaster, rolling_forecast, seasonal_period_of
-from sklstm._autoregression import combined_lengths, kpss_statistic, n_differences
+from sklstm._autoregression import (
+    combined_lengths,
+    flat_with_one,
+    kpss_statistic,
+    n_differences,
+    window_sums,
+)
 from sklstm._model import LSTMNet
 
 
@@ -171,15 +177,18 @@ def _combined_by_hand(y, length, lengths, min_windows=6, second_only=False):
     from the line through the last two values; each on the windows whose
     last n rows are not padding, and only where those number at least
     ``min_windows`` per coefficient. With ``second_only``, the models on
-    second differences alone.
+    second differences alone. The models' forecasts are averaged with
+    weights the inverse square of their mean squared errors on the last 20%
+    of the windows when fitted on the others.
     """
     rows = range(1, len(y))  # row 0 has no history
     windows = np.array([[y[max(r, 0)] for r in range(t - length, t)] for t in rows])
-    forecasts = []
+    target = y[1:]
+    position = np.arange(len(windows))
+    later = position >= len(windows) - int(np.ceil(0.2 * len(windows)))
+    forecasts, errors = [], []
     for n in lengths:
-        fitted = slice(n - 1, None)  # window j holds j + 1 real rows
-        n_windows = len(windows) - (n - 1)
-        target = y[1:][fitted]
+        real = position >= n - 1  # window j holds j + 1 real rows
         last = windows[:, -n:]
         line = 2 * last[:, -1] - last[:, -2]
         models = [
@@ -188,13 +197,17 @@ def _combined_by_hand(y, length, lengths, min_windows=6, second_only=False):
             (np.diff(last, n=2, axis=1), line, False),
         ][2 if second_only else 0 :]
         for design, base, intercept in models:
-            if n_windows < min_windows * (design.shape[1] + intercept):
+            if real.sum() < min_windows * (design.shape[1] + intercept):
                 continue
             base = np.broadcast_to(base, len(design))
+            rest = target - base
             model = LinearRegression(fit_intercept=intercept)
-            model.fit(design[fitted], target - base[fitted])
-            forecasts.append(base + model.predict(design))
-    return np.mean(forecasts, axis=0)
+            forecasts.append(base + model.fit(design[real], rest[real]).predict(design))
+            early = real & ~later
+            model.fit(design[early], rest[early])
+            error = model.predict(design[later]) - rest[later]
+            errors.append(np.mean(error**2))
+    return np.average(forecasts, axis=0, weights=np.array(errors) ** -2.0)
 
 
 def _fit_combined(X, y, length, normalization=None):
@@ -215,11 +228,11 @@ def _fit_combined(X, y, length, normalization=None):
 
 
 @pytest.mark.parametrize("normalization", [None, "last", "seasonal", "standard"])
-def test_combined_skip_is_the_mean_of_autoregressions_on_levels_and_changes(
+def test_combined_skip_weighs_autoregressions_on_levels_and_changes(
     normalization,
 ):
-    # The skip must forecast the mean of the hand-fitted models, whatever
-    # the centre the network adds.
+    # The skip must forecast the weighted mean of the hand-fitted models,
+    # whatever the centre the network adds.
     X, y = _seasonal_series(150, m=4)
     reg = _fit_combined(X, y, 9, normalization)
     # 5, 10, 20 and 2 * 4 + 1 rows, at most the window of 9.
@@ -249,6 +262,22 @@ def test_combined_skip_of_a_series_that_needs_two_differences():
     np.testing.assert_allclose(reg.predict(y.reshape(-1, 1))[1:], expected, rtol=1e-4)
     every_form = _combined_by_hand(y, 9, (5, 9))
     assert not np.allclose(reg.predict(y.reshape(-1, 1))[1:], every_form, rtol=1e-3)
+
+
+def test_window_sums_give_the_error_of_a_linear_forecast():
+    # The hold-out errors that weigh the combination come from the sums
+    # alone: they must be the errors of the forecasts on the windows.
+    generator = torch.Generator().manual_seed(0)
+    windows = torch.randn(50, 6, 2, generator=generator)
+    y = torch.randn(50, 1, generator=generator)
+    history = torch.randint(1, 7, (50,), generator=generator)
+    weights = torch.randn(13, 1, generator=generator, dtype=torch.float64)
+    sums = window_sums(windows, y, history=history, chunk=16)
+    for n in (1, 4, 6):
+        real = history >= n
+        error = flat_with_one(windows[real]).double() @ weights - y[real].double()
+        expected = float(error.square().mean())
+        assert sums.mean_squared_error(weights, n) == pytest.approx(expected)
 
 
 def test_differences_the_kpss_test_asks_for():
@@ -304,6 +333,9 @@ def test_combined_lengths_hold_a_season_and_fit_the_window():
     assert combined_lengths(25, 12) == [13, 20, 25]
     assert combined_lengths(49, 48) == [49]
     assert combined_lengths(6, 2) == [5, 6]
+    # Every whole number of seasons and a row from two on.
+    assert combined_lengths(49, 12) == [13, 20, 25, 37, 49]
+    assert combined_lengths(20, 4) == [5, 9, 10, 13, 17, 20]
 
 
 def test_seasonal_centre_of_a_lag_table_is_the_lag_one_season_back():
