@@ -14,7 +14,7 @@ from .model_selection import SeriesTimeSplit
 # plotting imports matplotlib inside its functions only: no pyplot here.
 from .plotting import LossCurveDisplay, SeriesPredictionDisplay
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 __all__ = [
     "LSTMRegressor",

@@ -206,10 +206,9 @@ class LSTMNet(nn.Module):
         ``lengths`` rows (:func:`~sklstm._autoregression.combined`; only
         those on second differences where ``differences`` is 2), weighted
         by their errors on the later windows of ``holdout`` where it is
-        given. Each
-        regression is fitted on the windows that hold the rows it reads,
-        where they are enough. ``alpha``, a tiny ridge penalty in scaled
-        units, only keeps the solves well posed.
+        given. Each regression is fitted on the windows that hold the rows
+        it reads, where they are enough. ``alpha``, a tiny ridge penalty in
+        scaled units, only keeps the solves well posed.
         """
         centre = self._centre_weights(self.skip_weight.shape[1])
         if lengths is None:

@@ -196,9 +196,10 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         zero, so training teaches the LSTM what the linear model misses.
         ``True``: the least-squares regression on the whole window.
         ``"combined"``, for a series that is its own target (column 0 of X):
-        the mean of the autoregressions on the last 5, 10 and 20 rows and on
-        two seasons and one row (each at least a season and one row, at most
-        the window; on the windows without warm-up padding, as for ``True``),
+        a weighted mean of the autoregressions on the last 5, 10 and 20 rows
+        and on every whole number of seasons from two, and one row (each at
+        least a season and one row, at most the window; on the windows
+        without warm-up padding, as for ``True``),
         each on the levels of the series, on its changes (with a drift) and
         on its second differences (the departure from the line through the
         last two values), whose forecasts hedge the choice of order and of
@@ -206,8 +207,11 @@ class LSTMRegressor(RegressorMixin, BaseEstimator):
         out where the series has fewer than 6 windows per coefficient, and
         only the models on second differences are kept where the KPSS test
         (at 5%, as AutoARIMA) finds that the training targets need two
-        differences. It is still a linear function of the window, fitted in
-        one pass over it.
+        differences. Each model's weight is the inverse square of its mean
+        squared error on the last 20% of the training windows (of each
+        series, with ``series_column``) when fitted on the earlier ones.
+        It is still a linear function of the window, fitted in one pass
+        over it.
         Short series, on which an LSTM alone fits the noise, gain most (see
         :func:`~sklstm.make_forecaster`); ``warm_start`` and ``partial_fit``
         keep it as fitted. With ``series_column``, each series gets the skip

@@ -42,15 +42,17 @@ def make_forecaster(
     AutoETS and AutoARIMA, chosen on validation splits inside the training
     periods of its 17 real series (never on their test periods):
 
-    - the window covers two seasons and the value before them, and at
-      least 20 rows (``sequence_length=max(20, 2 * seasonal_period + 1)``;
-      one season and a row for seasons longer than 24 rows, where two
-      would double the fit time), and ends one row before its target
-      (``window_lag=1``);
+    - the window covers four seasons and the value before them up to
+      monthly data, two up to hourly data and one beyond, where more would
+      multiply the fit time, and at least 20 rows
+      (``sequence_length=max(20, k * seasonal_period + 1)``), and ends one
+      row before its target (``window_lag=1``);
     - a combination of linear autoregressions on the window
       (``linear_skip="combined"``: on levels, on changes and on second
-      differences, over the last 5, 10 and 20 rows and two seasons, each
-      where the series has at least 6 windows per coefficient), fitted in
+      differences, over the last 5, 10 and 20 rows and every whole number
+      of seasons from two, each where the series has at least 6 windows
+      per coefficient, weighted by their errors on the last fifth of the
+      training windows), fitted in
       closed form and held fixed, carries the level, trend and season that
       per-window normalisation would hide; the LSTM learns what it misses,
       on windows centred on the value one season before the target
@@ -61,10 +63,11 @@ def make_forecaster(
       series (wool: 1.46x instead of 1.07x AutoARIMA) and the seeds
       disagreed by up to 10%.
 
-    On geometric mean over the 17 series, the validation RMSE was 0.939x
-    the better of AutoETS and AutoARIMA (1.021x at a learning rate of
-    ``1e-3``, and 0.957x for sklstm 0.3.0's recipe, whose combination had
-    neither the second differences nor the floor on windows).
+    On geometric mean over the 17 series, the validation RMSE was 0.932x
+    the better of AutoETS and AutoARIMA (0.939x for sklstm 0.5.0's recipe,
+    whose combination was an equal mean over two seasons at most; 1.021x
+    at a learning rate of ``1e-3``; 0.957x for 0.3.0's, whose combination
+    had neither the second differences nor the floor on windows).
 
     With ``series_column``, one global model over many series (see "Many
     series" in the user guide), chosen on the validation splits of the three
@@ -126,7 +129,7 @@ def make_forecaster(
     >>> X = y.reshape(-1, 1)
     >>> reg = make_forecaster(12, random_state=0).fit(X[:192], y[:192])
     >>> reg.sequence_length, reg.window_normalization
-    (25, 'seasonal')
+    (49, 'seasonal')
     >>> y_pred = rolling_forecast(reg, X, start=192)
     >>> bool(np.sqrt(np.mean((y_pred - y[192:]) ** 2)) < 0.1)
     True
