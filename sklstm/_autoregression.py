@@ -71,10 +71,8 @@ class WindowSums:
         """``(gram, moment)`` over the windows whose last ``n_rows`` are
         real, or over all windows where those are too few to fit
         ``n_coefficients``."""
-        kept = [s for real, s in self._sums.items() if real >= n_rows]
-        if sum(s[2] for s in kept) <= n_coefficients:
-            kept = list(self._sums.values())
-        return sum(s[0] for s in kept), sum(s[1] for s in kept)
+        gram, moment, _, _ = self._totals(n_rows, n_coefficients)
+        return gram, moment
 
     def count(self, n_rows):
         """Number of windows whose last ``n_rows`` are real."""
@@ -83,18 +81,20 @@ class WindowSums:
     def mean_squared_error(self, weights, n_rows):
         """Mean squared error of the forecasts ``z @ weights`` over the
         windows whose last ``n_rows`` are real (all where there are none),
-        summed over the outputs; inf without windows."""
-        kept = [s for real, s in self._sums.items() if real >= n_rows]
-        kept = kept or list(self._sums.values())
-        count = sum(s[2] for s in kept)
-        if not count:
-            return float("inf")
-        gram, moment = sum(s[0] for s in kept), sum(s[1] for s in kept)
-        square = sum(s[3] for s in kept)
+        summed over the outputs."""
+        gram, moment, count, square = self._totals(n_rows)
         error = (
             square - 2 * (weights * moment).sum() + (weights * (gram @ weights)).sum()
         )
         return max(float(error), 0.0) / count
+
+    def _totals(self, n_rows, too_few=0):
+        """Each sum over the windows whose last ``n_rows`` are real, or over
+        all windows where those number at most ``too_few``."""
+        kept = [s for real, s in self._sums.items() if real >= n_rows]
+        if sum(s[2] for s in kept) <= too_few:
+            kept = list(self._sums.values())
+        return [sum(column) for column in zip(*kept)]
 
     def __iadd__(self, other):
         for real, (gram, moment, count, square) in other._sums.items():
@@ -284,11 +284,10 @@ def combined(
             [later.mean_squared_error(_fit(earlier, m, alpha), m[0]) for m in kept],
             dtype=torch.float64,
         )
-        weights = errors.clamp_min(torch.finfo(torch.float64).tiny).pow(-2)
-        if not weights.isfinite().all():  # a model exact on the later windows
-            weights = weights.isinf().double()
-        if not weights.sum() > 0:
-            weights = torch.ones_like(weights)
+        # Relative to the best model's error, so that a model exact on the
+        # later windows takes all the weight instead of overflowing.
+        best = errors.min()
+        weights = torch.where(errors == best, 1.0, best / errors).square()
     weights = weights / weights.sum()
     total = sum(w * _fit(sums, m, alpha) for w, m in zip(weights.tolist(), kept))
     return total - centre[:, None]
