@@ -24,6 +24,14 @@ from ._ensemble import clip_grad_norm_per_member
 from ._windowing import gather
 
 _PREDICT_BATCH_SIZE = 1024  # throughput peaked at 1024-2048 windows per batch
+# Inference batches are padded to a multiple of this many rows: the CPU
+# kernels run a batch whose size is not a multiple of their block (4 rows on
+# one Xeon here, a lot of other sizes elsewhere) partly through another path,
+# which rounds differently in float32, so a row's prediction depended on how
+# many rows came with it (by up to 2e-7, which failed sklearn's
+# check_methods_subset_invariance and made rolling_forecast differ from
+# predict). With one block size for every batch, every row takes one path.
+_PREDICT_BLOCK = 64
 
 
 def _pinball_loss(pred, y, settings):
@@ -146,6 +154,16 @@ def _batches_in_order(windows):
         yield slice(start, stop), gather(windows, idx)
 
 
+def _outputs(module, batch):
+    """``module(batch)``, run on the batch padded with zero windows to a
+    multiple of ``_PREDICT_BLOCK`` rows."""
+    n_rows = len(batch)
+    extra = -n_rows % _PREDICT_BLOCK
+    if extra:
+        batch = torch.cat([batch, batch.new_zeros((extra, *batch.shape[1:]))])
+    return module(batch)[..., :n_rows, :]
+
+
 @torch.inference_mode()
 def predict_windows(module, windows, n_outputs, n_without_history=0):
     """Outputs of ``module`` for every window, a float64 ndarray of shape
@@ -160,9 +178,9 @@ def predict_windows(module, windows, n_outputs, n_without_history=0):
     out = np.empty((module.n_members, n_rows, n_outputs), dtype=np.float64)
     if n_without_history:
         blank = windows.new_zeros((1,) + windows.shape[1:])
-        out[:, :n_without_history] = module(blank).cpu().numpy()
+        out[:, :n_without_history] = _outputs(module, blank).cpu().numpy()
     for rows, batch in _batches_in_order(windows):
-        out[:, n_without_history:][:, rows] = module(batch).cpu().numpy()
+        out[:, n_without_history:][:, rows] = _outputs(module, batch).cpu().numpy()
     return out
 
 
@@ -176,12 +194,15 @@ def predict_indexed(module, windows, index, n_outputs):
     blank = index < 0
     if blank.any():
         zero = windows.new_zeros((1,) + windows.shape[1:])
-        out[:, blank] = module(zero).cpu().numpy().reshape(module.n_members, 1, -1)
+        out[:, blank] = (
+            _outputs(module, zero).cpu().numpy().reshape(module.n_members, 1, -1)
+        )
     rows = np.flatnonzero(~blank)
     chosen = torch.as_tensor(index[rows], device=windows.device)
     for start in range(0, len(rows), _PREDICT_BATCH_SIZE):
         batch = gather(windows, chosen[start : start + _PREDICT_BATCH_SIZE])
-        part = module(batch).cpu().numpy().reshape(module.n_members, len(batch), -1)
+        part = _outputs(module, batch).cpu().numpy()
+        part = part.reshape(module.n_members, len(batch), -1)
         out[:, rows[start : start + _PREDICT_BATCH_SIZE]] = part
     return out
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sklstm import LSTMRegressor, _regressor
+from sklstm import LSTMRegressor, _regressor, _training
 
 
 class RecordingRegressor(LSTMRegressor):
@@ -17,6 +17,15 @@ class RecordingRegressor(LSTMRegressor):
 
         module.register_forward_pre_hook(record)
         return module
+
+
+def unpadded(batch, n_rows):
+    """The first ``n_rows`` windows of an inference batch, checking that the
+    rest is the zero padding to a whole block (``_training._PREDICT_BLOCK``)."""
+    batch = batch.numpy()
+    assert len(batch) % _training._PREDICT_BLOCK == 0
+    assert not batch[n_rows:].any()
+    return batch[:n_rows]
 
 
 def capture_training_sets(monkeypatch):
