@@ -77,11 +77,11 @@ def make_forecaster(
     ``series_weighting="skip"``, each series' loss relative to the error of
     its own skip); the linear skip is fitted on each series' own windows.
     Against the better of AutoETS and AutoARIMA fitted per series, that was
-    0.99x the RMSE on geometric mean over the panels, against 1.05x with
+    0.987x the RMSE on geometric mean over the panels, against 1.05x with
     0.4.0's loss weights (``series_weighting="naive"``), 1.43x for 0.3.0's
-    global recipe (no skip, 15 epochs at ``1e-3``) and 1.02x at a learning
+    global recipe (no skip, 15 epochs at ``1e-3``) and 1.01x at a learning
     rate of ``1e-3``; the single-series recipe fitted on each series reached
-    1.04x, for 1.7x the fit time on the yearly panel.
+    1.03x, for 1.5x the fit time on the yearly panel.
 
     Parameters
     ----------
