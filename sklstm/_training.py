@@ -164,6 +164,13 @@ def _outputs(module, batch):
     return module(batch)[..., :n_rows, :]
 
 
+def _blank_outputs(module, windows):
+    """Outputs, on the host, for the all-zero window that rows without
+    history share."""
+    blank = windows.new_zeros((1, *windows.shape[1:]))
+    return _outputs(module, blank).cpu().numpy()
+
+
 @torch.inference_mode()
 def predict_windows(module, windows, n_outputs, n_without_history=0):
     """Outputs of ``module`` for every window, a float64 ndarray of shape
@@ -177,8 +184,7 @@ def predict_windows(module, windows, n_outputs, n_without_history=0):
     n_rows = n_without_history + len(windows)
     out = np.empty((module.n_members, n_rows, n_outputs), dtype=np.float64)
     if n_without_history:
-        blank = windows.new_zeros((1,) + windows.shape[1:])
-        out[:, :n_without_history] = _outputs(module, blank).cpu().numpy()
+        out[:, :n_without_history] = _blank_outputs(module, windows)
     for rows, batch in _batches_in_order(windows):
         out[:, n_without_history:][:, rows] = _outputs(module, batch).cpu().numpy()
     return out
@@ -193,17 +199,14 @@ def predict_indexed(module, windows, index, n_outputs):
     out = np.empty((module.n_members, len(index), n_outputs), dtype=np.float64)
     blank = index < 0
     if blank.any():
-        zero = windows.new_zeros((1,) + windows.shape[1:])
-        out[:, blank] = (
-            _outputs(module, zero).cpu().numpy().reshape(module.n_members, 1, -1)
-        )
+        out[:, blank] = _blank_outputs(module, windows)
     rows = np.flatnonzero(~blank)
     chosen = torch.as_tensor(index[rows], device=windows.device)
     for start in range(0, len(rows), _PREDICT_BATCH_SIZE):
         batch = gather(windows, chosen[start : start + _PREDICT_BATCH_SIZE])
-        part = _outputs(module, batch).cpu().numpy()
-        part = part.reshape(module.n_members, len(batch), -1)
-        out[:, rows[start : start + _PREDICT_BATCH_SIZE]] = part
+        out[:, rows[start : start + _PREDICT_BATCH_SIZE]] = (
+            _outputs(module, batch).cpu().numpy()
+        )
     return out
 
 
